@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package fogkeep needs to build, test, fuzz and benchmark.
+# Idempotent: apt-get skips what is already installed. Nothing is fetched from elsewhere.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git clang-format
+  # libFuzzer: clang 16 is the oldest Debian clang that compiles libstdc++ 12's std::expected
+  clang-16 libclang-rt-16-dev
+  # libraries
+  libssl-dev openssl libyaml-cpp-dev libarchive-dev libcli11-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev sqlite3 libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  busybox-static zstd gzip tar xz-utils umoci skopeo hyperfine
+  # container runtime (node agent)
+  runc crun containernetworking-plugins iproute2 iptables
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} Debian packages present"
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: installed ${missing[*]}"

@@ -1,0 +1,42 @@
+// Streaming digests and encodings.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+struct evp_md_ctx_st;
+
+namespace fogkeep::crypto {
+
+enum class DigestAlgorithm { kSha256, kSha1 };  // SHA-1 only for legacy IOx manifests
+
+// Incremental digest. Update() any number of times, then HexFinal() once.
+class Digest {
+ public:
+  explicit Digest(DigestAlgorithm algorithm = DigestAlgorithm::kSha256);
+  void Update(const void* data, std::size_t size);
+  void Update(std::string_view data) { Update(data.data(), data.size()); }
+  std::string Final();     // raw bytes
+  std::string HexFinal();  // lowercase hex
+
+ private:
+  std::shared_ptr<evp_md_ctx_st> ctx_;
+};
+
+std::string Sha256Hex(std::string_view data);
+std::string ToHex(std::string_view bytes);
+std::string Base64Encode(std::string_view bytes);  // one line, no newlines
+// Strict decoding: standard alphabet, padding required, no whitespace except one trailing
+// newline. Anything else is kInvalidInput.
+Result<std::string> Base64Decode(std::string_view text);
+// Constant-time equality of two byte strings (lengths may leak).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Cryptographically secure random bytes.
+std::string RandomBytes(std::size_t n);
+
+}  // namespace fogkeep::crypto

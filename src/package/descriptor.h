@@ -1,0 +1,88 @@
+// package.yaml: the application descriptor, with IOx's field names.
+//
+// Parsing (ParseDescriptor) checks structure and types and accepts every IOx app type, so
+// `fogkeep package inspect` can show any IOx package. Validation (ValidateDescriptor) decides
+// whether fogkeep can run it: only `docker` and `lxc` apps with a rootfs tar are supported;
+// `paas` and `vm` get "unsupported app type".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace fogkeep::package {
+
+struct PortMap {
+  std::string protocol;  // "tcp" | "udp"
+  std::uint16_t port = 0;
+};
+
+struct NetworkRequest {
+  std::string interface_name;  // e.g. "eth0"
+  std::vector<PortMap> ports;
+};
+
+struct Resources {
+  std::string profile;              // c1.tiny .. c1.xlarge, custom, default, exclusive
+  std::optional<int> cpu_units;     // IOx CPU units
+  std::optional<int> memory_mb;
+  std::optional<int> disk_mb;
+  std::vector<NetworkRequest> network;
+  std::vector<std::string> devices;  // device types requested (serial, usbdev, ...)
+};
+
+struct Startup {
+  std::string rootfs;               // member of artifacts.tar.gz holding the rootfs
+  std::vector<std::string> target;  // argv; a string target is split on spaces
+  std::string user;
+  std::string workdir;
+};
+
+struct Security {
+  std::vector<std::string> capabilities;  // "CAP_NET_BIND_SERVICE" ...
+  bool readonly_rootfs = true;
+  std::string seccomp = "default";
+};
+
+struct Descriptor {
+  std::string schema_version;
+  std::string name;
+  std::string version;
+  std::string description;
+  std::string author_name;
+  std::string author_link;
+  std::string type;     // docker | lxc | paas | vm
+  std::string cpuarch;  // x86_64, aarch64 ...
+  std::vector<std::pair<std::string, std::string>> env;
+  Resources resources;
+  Startup startup;
+  Security security;
+  std::string access_control;  // IOx `app.access-control`, e.g. "oauth2"
+};
+
+// Structure and types only (every IOx type is accepted). Malformed YAML, alias bombs, wrong
+// types and missing required fields (info.name, info.version, app.type) are kInvalidInput.
+Result<Descriptor> ParseDescriptor(std::string_view yaml_text);
+
+// Whether fogkeep can install and run it: supported type, a rootfs and a target, a name of
+// [A-Za-z0-9._-] (1..64), a known profile, known capability names, sane resource values.
+Status ValidateDescriptor(const Descriptor& descriptor);
+
+// Memory (MB) and CPU units for a profile: the IOx table, or the descriptor's own values
+// for `custom`.
+struct ResourceLimits {
+  int memory_mb = 64;
+  int cpu_units = 200;
+};
+Result<ResourceLimits> ResolveResources(const Resources& resources);
+
+// Compares dotted versions numerically component by component ("1.10" > "1.9"); a
+// non-numeric component compares as a string. Returns <0, 0 or >0.
+int CompareVersions(std::string_view a, std::string_view b);
+
+}  // namespace fogkeep::package
