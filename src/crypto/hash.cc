@@ -1,1 +1,156 @@
 #include "crypto/hash.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "crypto/openssl_util.h"
+
+namespace fogkeep::crypto {
+namespace {
+
+const EVP_MD* MdFor(DigestAlgorithm algorithm) {
+  return algorithm == DigestAlgorithm::kSha1 ? EVP_sha1() : EVP_sha256();
+}
+
+void InitDigest(EVP_MD_CTX* ctx, const EVP_MD* md) {
+  if (EVP_DigestInit_ex2(ctx, md, nullptr) != 1) ossl::Die("EVP_DigestInit_ex2");
+}
+
+// Base64 of at most this many input bytes is encoded per EVP_EncodeBlock call, so every length
+// passed to OpenSSL fits an int. A multiple of 3, so chunks concatenate without padding.
+constexpr std::size_t kEncodeChunk = 3 << 20;
+// The decoding counterpart: a multiple of 4 characters.
+constexpr std::size_t kDecodeChunk = 4 << 20;
+
+// Value of a base64 character of the standard alphabet, or -1.
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+}  // namespace
+
+Digest::Digest(DigestAlgorithm algorithm) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr) ossl::Die("EVP_MD_CTX_new");
+  ctx_.reset(ctx, EVP_MD_CTX_free);
+  InitDigest(ctx, MdFor(algorithm));
+}
+
+void Digest::Update(const void* data, std::size_t size) {
+  if (size == 0) return;
+  if (EVP_DigestUpdate(ctx_.get(), data, size) != 1) ossl::Die("EVP_DigestUpdate");
+}
+
+std::string Digest::Final() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(ctx_.get(), out, &size) != 1) ossl::Die("EVP_DigestFinal_ex");
+  // Restart with the same algorithm, so a second use digests fresh input rather than failing.
+  InitDigest(ctx_.get(), EVP_MD_CTX_get0_md(ctx_.get()));
+  return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+std::string Digest::HexFinal() { return ToHex(Final()); }
+
+std::string Sha256Hex(std::string_view data) {
+  Digest digest(DigestAlgorithm::kSha256);
+  digest.Update(data);
+  return digest.HexFinal();
+}
+
+std::string ToHex(std::string_view bytes) {
+  return ossl::Hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::string block;
+  while (!bytes.empty()) {
+    std::size_t n = std::min(bytes.size(), kEncodeChunk);
+    block.resize((n + 2) / 3 * 4 + 1);  // EVP_EncodeBlock writes a terminating NUL
+    int written =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(block.data()),
+                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(n));
+    out.append(block.data(), static_cast<std::size_t>(written));
+    bytes.remove_prefix(n);
+  }
+  return out;
+}
+
+Result<std::string> Base64Decode(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.size() % 4 != 0) {
+    return Fail(ErrorCode::kInvalidInput, "invalid base64: length " + std::to_string(text.size()) +
+                                              " is not a multiple of 4");
+  }
+  if (text.empty()) return std::string();
+
+  // Padding may only end the text: "xx==" or "xxx=". EVP_DecodeBlock alone would accept
+  // whitespace, and decodes "=" in the middle of the input, so the text is checked here first.
+  std::size_t padding = 0;
+  if (text[text.size() - 1] == '=') padding = text[text.size() - 2] == '=' ? 2 : 1;
+  for (std::size_t i = 0; i < text.size() - padding; ++i) {
+    if (Base64Value(text[i]) < 0) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "invalid base64: unexpected character at offset " + std::to_string(i));
+    }
+  }
+  // The bits after the last encoded byte must be zero, so each byte string has exactly one
+  // encoding.
+  int last = Base64Value(text[text.size() - 1 - padding]);
+  if ((padding == 2 && (last & 0x0f) != 0) || (padding == 1 && (last & 0x03) != 0)) {
+    return Fail(ErrorCode::kInvalidInput, "invalid base64: non-zero bits in the padding");
+  }
+
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  std::string block;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    std::size_t n = std::min(rest.size(), kDecodeChunk);
+    block.resize(n / 4 * 3);
+    int written =
+        EVP_DecodeBlock(reinterpret_cast<unsigned char*>(block.data()),
+                        reinterpret_cast<const unsigned char*>(rest.data()), static_cast<int>(n));
+    if (written < 0 || static_cast<std::size_t>(written) != n / 4 * 3) {
+      ossl::DrainErrors();
+      return Fail(ErrorCode::kInvalidInput, "invalid base64");
+    }
+    out.append(block.data(), static_cast<std::size_t>(written));
+    rest.remove_prefix(n);
+  }
+  // EVP_DecodeBlock decodes padding as zero bytes; they are not part of the data.
+  out.resize(out.size() - padding);
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string RandomBytes(std::size_t n) {
+  std::string out(n, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  while (n > 0) {
+    int chunk = static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+    // Without a working CSPRNG, keys, serials and tokens would be predictable: stop here.
+    if (RAND_bytes(p, chunk) != 1) ossl::Die("RAND_bytes");
+    p += chunk;
+    n -= static_cast<std::size_t>(chunk);
+  }
+  return out;
+}
+
+}  // namespace fogkeep::crypto

@@ -38,6 +38,8 @@ class Certificate {
   TimePoint NotAfter() const;
   bool IsCa() const;
   bool HasExtendedKeyUsage(ExtendedKeyUsage eku) const;
+  // The subject's key. A key of an unsupported type (another curve, RSA-PSS, Ed448) reads as
+  // kRsa from type(), and its Verify() refuses it.
   PublicKey Key() const;
   std::string Fingerprint() const;  // SHA-256 of the DER, lowercase hex
 

@@ -1,0 +1,214 @@
+#include "crypto/keys.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "core/fs.h"
+#include "crypto/hash.h"
+#include "crypto/openssl_util.h"
+
+namespace fogkeep::crypto {
+namespace {
+
+constexpr std::size_t kRsaBits = 3072;
+// A PEM key file is a few kilobytes; anything much larger is not one.
+constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
+
+// Creates a signing or verification context for `key` with the scheme of `type`.
+Result<ossl::MdCtxPtr> SignatureContext(EVP_PKEY* key, KeyType type, bool sign) {
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return ossl::FailSsl(ErrorCode::kInternal, "EVP_MD_CTX_new");
+  const char* md = type == KeyType::kEd25519 ? nullptr : "SHA256";
+  EVP_PKEY_CTX* pctx = nullptr;
+  int ok = sign ? EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, key, nullptr)
+                : EVP_DigestVerifyInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, key, nullptr);
+  if (ok != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal,
+                         sign ? "EVP_DigestSignInit_ex" : "EVP_DigestVerifyInit_ex");
+  }
+  if (type == KeyType::kRsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "EVP_PKEY_CTX_set_rsa_padding");
+  }
+  return ctx;
+}
+
+}  // namespace
+
+std::string_view KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kRsa:
+      return "rsa";
+    case KeyType::kEcdsaP256:
+      return "ecdsa-p256";
+    case KeyType::kEd25519:
+      return "ed25519";
+  }
+  return "unknown";
+}
+
+Result<KeyType> ParseKeyType(std::string_view name) {
+  for (KeyType type : {KeyType::kRsa, KeyType::kEcdsaP256, KeyType::kEd25519}) {
+    if (name == KeyTypeName(type)) return type;
+  }
+  return Fail(ErrorCode::kInvalidInput, "unknown key type \"" + std::string(name) +
+                                            "\" (expected rsa, ecdsa-p256 or ed25519)");
+}
+
+// ---- PublicKey ----
+
+Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
+  ossl::ErrorQueueScope errors;
+  ossl::BioPtr bio = FK_TRY(ossl::ReadBio(pem));
+  EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, ossl::RefusePassword, nullptr);
+  if (raw == nullptr) {
+    return ossl::FailSsl(ErrorCode::kInvalidInput, "no PEM public key (SubjectPublicKeyInfo)");
+  }
+  std::shared_ptr<EVP_PKEY> key = ossl::SharePkey(raw);
+  KeyType type = FK_TRY(ossl::DetectKeyType(key.get()));
+  return PublicKey(std::move(key), type);
+}
+
+int PublicKey::bits() const { return EVP_PKEY_get_bits(key_.get()); }
+
+Result<std::string> PublicKey::ToPem() const {
+  ossl::ErrorQueueScope errors;
+  ossl::BioPtr bio = ossl::WriteBio();
+  if (PEM_write_bio_PUBKEY(bio.get(), key_.get()) != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "PEM_write_bio_PUBKEY");
+  }
+  return ossl::BioContents(bio.get());
+}
+
+Status PublicKey::Verify(std::string_view message, std::string_view signature) const {
+  ossl::ErrorQueueScope errors;
+  auto type = ossl::CheckedKeyType(key_.get(), type_);
+  if (!type) return Fail(ErrorCode::kIntegrity, "refusing key: " + type.error().message());
+  auto ctx = SignatureContext(key_.get(), *type, /*sign=*/false);
+  if (!ctx) return Fail(ErrorCode::kIntegrity, "refusing key: " + ctx.error().message());
+  int ok = EVP_DigestVerify(ctx->get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                            signature.size(),
+                            reinterpret_cast<const unsigned char*>(message.data()), message.size());
+  if (ok != 1) {
+    // 0 is a wrong signature; a negative value is a malformed one (bad DER, wrong length).
+    // Both mean the same to the caller, and OpenSSL's text adds nothing useful.
+    return Fail(ErrorCode::kIntegrity,
+                "the " + std::string(KeyTypeName(*type)) + " signature does not verify");
+  }
+  return {};
+}
+
+std::string PublicKey::Fingerprint() const {
+  ossl::ErrorQueueScope errors;
+  unsigned char* der = nullptr;
+  // Only a key a certificate carried but OpenSSL could not decode has no encoding.
+  int size = i2d_PUBKEY(key_.get(), &der);
+  if (size <= 0) return {};
+  std::string hex = Sha256Hex(std::string_view(reinterpret_cast<const char*>(der), size));
+  OPENSSL_free(der);
+  return hex;
+}
+
+// ---- PrivateKey ----
+
+Result<PrivateKey> PrivateKey::Generate(KeyType type) {
+  ossl::ErrorQueueScope errors;
+  EVP_PKEY* raw = nullptr;
+  switch (type) {
+    case KeyType::kRsa:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", kRsaBits);
+      break;
+    case KeyType::kEcdsaP256:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
+    case KeyType::kEd25519:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+      break;
+  }
+  if (raw == nullptr) {
+    return ossl::FailSsl(ErrorCode::kInternal,
+                         "generating a " + std::string(KeyTypeName(type)) + " key");
+  }
+  return PrivateKey(ossl::SharePkey(raw), type);
+}
+
+Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
+  ossl::ErrorQueueScope errors;
+  ossl::BioPtr bio = FK_TRY(ossl::ReadBio(pem));
+  bool password_asked = false;
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, ossl::RefusePassword,
+                                             &password_asked, nullptr, nullptr);
+  if (raw == nullptr) {
+    if (password_asked || pem.find("ENCRYPTED") != std::string_view::npos) {
+      ossl::DrainErrors();
+      return Fail(ErrorCode::kInvalidInput, "encrypted private keys are not supported");
+    }
+    return ossl::FailSsl(ErrorCode::kInvalidInput, "no PEM private key");
+  }
+  std::shared_ptr<EVP_PKEY> key = ossl::SharePkey(raw);
+  KeyType type = FK_TRY(ossl::DetectKeyType(key.get()));
+  return PrivateKey(std::move(key), type);
+}
+
+Result<PrivateKey> PrivateKey::Load(const std::string& path) {
+  std::string pem = FK_TRY(fs::ReadFile(path, kMaxKeyFileBytes));
+  auto key = FromPem(pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  if (!key) return Fail(std::move(key).error().With(path));
+  return key;
+}
+
+Result<std::string> PrivateKey::ToPem() const {
+  ossl::ErrorQueueScope errors;
+  // The secure-memory BIO wipes its buffer when freed.
+  ossl::BioPtr bio(BIO_new(BIO_s_secmem()));
+  if (!bio) return ossl::FailSsl(ErrorCode::kInternal, "BIO_new");
+  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+      1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "PEM_write_bio_PKCS8PrivateKey");
+  }
+  return ossl::BioContents(bio.get());
+}
+
+Status PrivateKey::Save(const std::string& path) const {
+  std::string pem = FK_TRY(ToPem());
+  Status written = fs::WriteFileAtomic(path, pem, 0600);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  if (!written) return Fail(std::move(written).error().With(path));
+  return {};
+}
+
+PublicKey PrivateKey::Public() const {
+  ossl::ErrorQueueScope errors;
+  // A copy through the DER SubjectPublicKeyInfo, so the PublicKey holds no private material.
+  unsigned char* der = nullptr;
+  int size = i2d_PUBKEY(key_.get(), &der);
+  if (size <= 0) ossl::Die("i2d_PUBKEY");
+  const unsigned char* p = der;
+  EVP_PKEY* pub = d2i_PUBKEY(nullptr, &p, size);
+  OPENSSL_free(der);
+  if (pub == nullptr) ossl::Die("d2i_PUBKEY");
+  return PublicKey(ossl::SharePkey(pub), type_);
+}
+
+Result<std::string> PrivateKey::Sign(std::string_view message) const {
+  ossl::ErrorQueueScope errors;
+  KeyType type = FK_TRY(ossl::CheckedKeyType(key_.get(), type_));
+  ossl::MdCtxPtr ctx = FK_TRY(SignatureContext(key_.get(), type, /*sign=*/true));
+  const auto* data = reinterpret_cast<const unsigned char*>(message.data());
+  std::size_t size = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &size, data, message.size()) != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "EVP_DigestSign");
+  }
+  std::string signature(size, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, data,
+                     message.size()) != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "EVP_DigestSign");
+  }
+  signature.resize(size);  // ECDSA DER signatures are often shorter than the maximum
+  return signature;
+}
+
+}  // namespace fogkeep::crypto

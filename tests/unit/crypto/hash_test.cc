@@ -1,0 +1,150 @@
+#include "crypto/hash.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace fogkeep::crypto {
+namespace {
+
+TEST(DigestTest, Sha256KnownVectors) {
+  // FIPS 180-2 appendix B.
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(Sha256Hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(DigestTest, Sha1KnownVector) {
+  Digest digest(DigestAlgorithm::kSha1);
+  digest.Update("abc");
+  EXPECT_EQ(digest.HexFinal(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
+TEST(DigestTest, IncrementalEqualsOneShot) {
+  std::string data;
+  for (int i = 0; i < 10000; ++i) data += static_cast<char>(i * 7);
+  Digest digest;
+  for (std::size_t i = 0; i < data.size(); i += 333) digest.Update(data.substr(i, 333));
+  digest.Update(nullptr, 0);
+  EXPECT_EQ(digest.HexFinal(), Sha256Hex(data));
+}
+
+TEST(DigestTest, FinalReturnsRawBytesAndRestarts) {
+  Digest digest;
+  digest.Update("abc");
+  std::string raw = digest.Final();
+  ASSERT_EQ(raw.size(), 32u);
+  EXPECT_EQ(ToHex(raw), Sha256Hex("abc"));
+  // After Final the object digests fresh input with the same algorithm.
+  digest.Update("abc");
+  EXPECT_EQ(digest.HexFinal(), Sha256Hex("abc"));
+  EXPECT_EQ(digest.HexFinal(), Sha256Hex(""));
+}
+
+TEST(HexTest, LowercaseTwoDigitsPerByte) {
+  EXPECT_EQ(ToHex(std::string("\x00\x0f\xa0\xff", 4)), "000fa0ff");
+  EXPECT_EQ(ToHex(""), "");
+}
+
+TEST(Base64Test, Rfc4648Vectors) {
+  const std::pair<const char*, const char*> kVectors[] = {
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
+  };
+  for (const auto& [plain, encoded] : kVectors) {
+    EXPECT_EQ(Base64Encode(plain), encoded);
+    auto decoded = Base64Decode(encoded);
+    ASSERT_TRUE(decoded) << encoded << ": " << decoded.error().message();
+    EXPECT_EQ(*decoded, plain);
+  }
+}
+
+TEST(Base64Test, RoundTripsEveryLengthAndByte) {
+  std::string data;
+  for (int len = 0; len < 300; ++len) {
+    std::string encoded = Base64Encode(data);
+    EXPECT_EQ(encoded.find_first_of("\n\r "), std::string::npos);
+    EXPECT_EQ(encoded.size() % 4, 0u);
+    auto decoded = Base64Decode(encoded);
+    ASSERT_TRUE(decoded) << len;
+    EXPECT_EQ(*decoded, data);
+    data.push_back(static_cast<char>(len * 37 + 11));
+  }
+}
+
+TEST(Base64Test, RoundTripsAcrossInternalChunks) {
+  // Larger than the 3 MiB / 4 MiB chunks the implementation hands to OpenSSL.
+  std::string data = RandomBytes((5 << 20) + 2);
+  std::string encoded = Base64Encode(data);
+  EXPECT_EQ(encoded.size(), (data.size() + 2) / 3 * 4);
+  auto decoded = Base64Decode(encoded);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, data);
+}
+
+TEST(Base64Test, AcceptsExactlyOneTrailingNewline) {
+  EXPECT_EQ(*Base64Decode("Zm9v\n"), "foo");
+  EXPECT_EQ(*Base64Decode("Zg==\n"), "f");
+  EXPECT_EQ(*Base64Decode("\n"), "");
+  for (const char* bad : {"Zm9v\n\n", "Zm9v\r\n", "Zm9v ", " Zm9v", "Zm9v\nYmFy", "Zm\n9v", "Zm\n9",
+                          "Zm 9", "Zm9\t", "Zm9v\t"}) {
+    auto r = Base64Decode(bad);
+    EXPECT_FALSE(r) << "accepted \"" << bad << "\"";
+    if (!r) EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
+  }
+}
+
+TEST(Base64Test, RejectsMalformedInput) {
+  const char* kBad[] = {
+      "Zg",        // padding missing
+      "Zg=",       // length not a multiple of 4
+      "Zg===",     // too much padding
+      "Z===",      // three padding characters
+      "====",      // nothing but padding
+      "Zm=v",      // padding in the middle
+      "=Zm9",      // padding first
+      "Zg==Zm9v",  // data after padding
+      "Zh==",      // non-zero bits after the last byte
+      "Zm9=",      // the same with one padding character
+      "Zm9-",      // URL-safe alphabet
+      "Zm9_",      // URL-safe alphabet
+      "Zm9*",      // not base64 at all
+      "Zm9\xc3",   // non-ASCII
+  };
+  for (const char* bad : kBad) {
+    auto r = Base64Decode(bad);
+    EXPECT_FALSE(r) << "accepted \"" << bad << "\"";
+    if (!r) EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput) << bad;
+  }
+  EXPECT_FALSE(Base64Decode(std::string("Zm\0v", 4)));
+}
+
+TEST(ConstantTimeEqualsTest, ComparesContentAndLength) {
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+  EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret "));
+  EXPECT_FALSE(ConstantTimeEquals("", "x"));
+  EXPECT_TRUE(ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0b", 3)));
+  EXPECT_FALSE(ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
+TEST(RandomBytesTest, ReturnsRequestedLengthAndVaries) {
+  EXPECT_EQ(RandomBytes(0), "");
+  std::string a = RandomBytes(32);
+  std::string b = RandomBytes(32);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(RandomBytes(100000).size(), 100000u);
+}
+
+}  // namespace
+}  // namespace fogkeep::crypto
