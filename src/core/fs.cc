@@ -65,7 +65,7 @@ bool HaveOpenat2() {
 }
 
 Status WalkAt(int dirfd, const std::string& prefix, const WalkVisitor& visit) {
-  int dupfd = ::dup(dirfd);
+  int dupfd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   if (dupfd < 0) return FailErrno("dup", errno);
   DIR* dir = ::fdopendir(dupfd);
   if (dir == nullptr) {
@@ -141,6 +141,14 @@ Status FsyncDir(const std::string& path) {
   return {};
 }
 
+Status CommitFile(const std::string& tmp, const std::string& path) {
+  UniqueFd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return FailErrno("open " + tmp, errno);
+  if (::fsync(fd.get()) != 0) return FailErrno("fsync " + tmp, errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return FailErrno("rename to " + path, errno);
+  return FsyncDir(DirName(path));
+}
+
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string tmp = path + ".tmp." + RandomSuffix();
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
@@ -197,7 +205,7 @@ Status RemoveTreeAt(int dirfd, const std::string& name) {
     if (!sub.valid()) return FailErrno("open " + name, errno);
     // Let the owner remove entries even in a directory an extracted rootfs made read-only.
     if ((st.st_mode & 0700) != 0700) ::fchmod(sub.get(), st.st_mode | 0700);
-    int dupfd = ::dup(sub.get());
+    int dupfd = ::fcntl(sub.get(), F_DUPFD_CLOEXEC, 0);
     if (dupfd < 0) return FailErrno("dup", errno);
     DIR* dir = ::fdopendir(dupfd);
     if (dir == nullptr) {
@@ -274,12 +282,16 @@ Result<UniqueFd> OpenBeneath(int rootfd, const std::string& relpath, int flags, 
       if (errno == ELOOP || errno == EXDEV) {
         return Fail(ErrorCode::kInvalidInput, "'" + relpath + "' passes through a symlink");
       }
+      // As in the component walk below: a file where a directory must be is the path's fault.
+      if (errno == ENOTDIR) {
+        return Fail(ErrorCode::kInvalidInput, "'" + relpath + "' passes through a non-directory");
+      }
       return FailErrno("open " + relpath, errno);
     }
     return UniqueFd(static_cast<int>(fd));
   }
   auto parts = SplitPath(relpath);
-  UniqueFd current(::dup(rootfd));
+  UniqueFd current(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
   if (!current.valid()) return FailErrno("dup", errno);
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     UniqueFd next(::openat(current.get(), parts[i].c_str(),
@@ -301,7 +313,7 @@ Result<UniqueFd> OpenBeneath(int rootfd, const std::string& relpath, int flags, 
 }
 
 Result<UniqueFd> MakeDirsBeneath(int rootfd, const std::string& relpath, mode_t mode) {
-  UniqueFd current(::dup(rootfd));
+  UniqueFd current(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
   if (!current.valid()) return FailErrno("dup", errno);
   for (const auto& part : SplitPath(relpath)) {
     if (::mkdirat(current.get(), part.c_str(), mode) != 0 && errno != EEXIST) {

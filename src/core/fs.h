@@ -56,6 +56,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
 // fsync of a directory, making a rename or create inside it durable.
 Status FsyncDir(const std::string& path);
 
+// Makes a file written under a temporary name durable and visible under its final name:
+// fsync(tmp), rename(tmp, path), fsync(parent). The final name never shows a partial file.
+Status CommitFile(const std::string& tmp, const std::string& path);
+
 // mkdir -p. Existing directories are fine; an existing non-directory is an error.
 Status MakeDirs(const std::string& path, mode_t mode = 0755);
 

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "package/stream.h"
 
 struct archive;
 
@@ -28,6 +29,9 @@ class TarWriter {
   // Streams the regular file at `source_path` into member `name`.
   Status AddFileFromPath(std::string_view name, const std::string& source_path,
                          mode_t mode = 0644);
+  // Streams exactly `size` bytes of `source` into member `name`; a short source is an error.
+  Status AddFileFromSource(std::string_view name, std::uint64_t size, ByteSource& source,
+                           mode_t mode = 0644);
   // Adds everything below `dir` (directories, regular files, symlinks; hard links as links)
   // with member names relative to `dir`. Devices, FIFOs and sockets are refused.
   Status AddTree(const std::string& dir);
@@ -35,8 +39,12 @@ class TarWriter {
   Status Close();
 
  private:
+  struct Output;
   explicit TarWriter(archive* a);
   archive* archive_ = nullptr;
+  // Where archive_ writes; owned by archive_ (freed with it). After a failed Add it drops
+  // everything, so an abandoned archive never gets the end marker of a complete one.
+  Output* output_ = nullptr;
 };
 
 // Flattens an OCI image layout (as skopeo/umoci write it: oci-layout, index.json, blobs/)
