@@ -13,7 +13,7 @@ packages=(
   libsqlite3-dev sqlite3 libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  busybox-static zstd gzip tar xz-utils umoci skopeo hyperfine
+  busybox-static jq zstd gzip tar xz-utils umoci skopeo hyperfine
   # container runtime (node agent)
   runc crun containernetworking-plugins iproute2 iptables
 )

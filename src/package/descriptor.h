@@ -70,11 +70,14 @@ struct Descriptor {
 Result<Descriptor> ParseDescriptor(std::string_view yaml_text);
 
 // Whether fogkeep can install and run it: supported type, a rootfs and a target, a name of
-// [A-Za-z0-9._-] (1..64), a known profile, known capability names, sane resource values.
+// [A-Za-z0-9._-] (1..64) starting with a letter or digit, a known profile, known capability
+// names, sane resource values. Every problem found is listed in the one error message.
 Status ValidateDescriptor(const Descriptor& descriptor);
 
 // Memory (MB) and CPU units for a profile: the IOx table, or the descriptor's own values
-// for `custom`.
+// for `custom` (one left out takes c1.small's). No profile means `default` (c1.small), or
+// `custom` when the descriptor gives cpu or memory. `exclusive` (the whole node to one app)
+// and unknown profiles are kInvalidInput.
 struct ResourceLimits {
   int memory_mb = 64;
   int cpu_units = 200;
@@ -82,7 +85,9 @@ struct ResourceLimits {
 Result<ResourceLimits> ResolveResources(const Resources& resources);
 
 // Compares dotted versions numerically component by component ("1.10" > "1.9"); a
-// non-numeric component compares as a string. Returns <0, 0 or >0.
+// non-numeric component compares as a string with another non-numeric one and sorts after a
+// numeric one (so the order stays transitive); missing components count as 0 ("1" == "1.0").
+// Returns <0, 0 or >0.
 int CompareVersions(std::string_view a, std::string_view b);
 
 }  // namespace fogkeep::package

@@ -1,0 +1,18 @@
+// The `fogkeep` command line: one file per subcommand group, each thin over the libraries.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace fogkeep::cli {
+
+// Parses argv and runs the chosen command. Returns the process exit code: 0 success,
+// 1 the operation failed (the reason is on stderr), 2 usage error.
+int Run(int argc, char** argv);
+
+// Registration of each subcommand group (pki.cc, package.cc).
+void AddPkiCommands(CLI::App& app);
+void AddPackageCommands(CLI::App& app);
+
+}  // namespace fogkeep::cli

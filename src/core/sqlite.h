@@ -1,0 +1,86 @@
+// A thin RAII layer over SQLite 3 for fogkeep's embedded stores (node state, the director's
+// default store). WAL mode and synchronous=FULL by default: a committed transaction survives
+// SIGKILL and power loss, which the crash-consistency rules rely on.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace fogkeep::sql {
+
+using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+class Statement {
+ public:
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) noexcept;
+  ~Statement();
+
+  // Binds parameters 1..n in order.
+  Status Bind(const std::vector<Value>& params);
+  // Advances; true when a row is available.
+  Result<bool> Step();
+  std::int64_t Int(int column) const;
+  std::string Text(int column) const;
+  bool IsNull(int column) const;
+  Status Reset();
+
+ private:
+  friend class Database;
+  Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+};
+
+class Database {
+ public:
+  // Opens (creating) the database file with WAL and synchronous=FULL, a busy timeout, and
+  // foreign keys on. ":memory:" works for tests.
+  static Result<Database> Open(const std::string& path);
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  ~Database();
+
+  // Runs one or more statements without results (schema, pragmas).
+  Status Exec(std::string_view sql);
+  Result<Statement> Prepare(std::string_view sql);
+  // Prepare + Bind + Step to completion; returns the number of changed rows.
+  Result<int> Run(std::string_view sql, const std::vector<Value>& params = {});
+  std::int64_t LastInsertId() const;
+
+  // BEGIN IMMEDIATE / COMMIT / ROLLBACK.
+  Status Begin();
+  Status Commit();
+  Status Rollback();
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  Error LastError(std::string_view what) const;
+  sqlite3* db_ = nullptr;
+};
+
+// Rolls back on destruction unless Commit() succeeded.
+class Transaction {
+ public:
+  static Result<Transaction> Begin(Database& db);
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Status Commit();
+
+ private:
+  explicit Transaction(Database& db) : db_(&db) {}
+  Database* db_;
+};
+
+}  // namespace fogkeep::sql
