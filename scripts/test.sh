@@ -13,6 +13,6 @@ cmake --preset asan >/dev/null
 cmake --build build/asan -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-exclude=(-LE stress)
-[ "${FOGKEEP_STRESS:-0}" = 1 ] && exclude=()
-ctest --test-dir build/asan --output-on-failure -j"$jobs" "${exclude[@]}"
+select=(-LE stress)
+[ "${FOGKEEP_STRESS:-0}" = 1 ] && select=(-C stress)
+ctest --test-dir build/asan --output-on-failure -j"$jobs" "${select[@]}"

@@ -1,10 +1,7 @@
 #include "package/rootfs.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +19,7 @@
 #include <vector>
 
 #include "core/fs.h"
+#include "package/archive_reader.h"
 
 namespace fogkeep::package {
 namespace {
@@ -31,51 +29,6 @@ constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
 // Other ".wh..wh." names are aufs bookkeeping (".wh..wh.plnk", ".wh..wh.aufs"), not whiteouts.
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
-
-// Feeds libarchive from a ByteSource through one reusable buffer, remembering the source's
-// own error so that it reaches the caller with its category instead of as libarchive text.
-struct SourceReader {
-  ByteSource* source = nullptr;
-  std::vector<char> buffer = std::vector<char>(kReadBufferSize);
-  std::optional<Error> error;
-
-  static la_ssize_t Read(archive* a, void* client, const void** out) {
-    auto* self = static_cast<SourceReader*>(client);
-    auto n = self->source->Read(self->buffer.data(), self->buffer.size());
-    if (!n) {
-      archive_set_error(a, EIO, "%s", n.error().message().c_str());
-      self->error = std::move(n).error();
-      return -1;
-    }
-    *out = self->buffer.data();
-    return static_cast<la_ssize_t>(*n);
-  }
-};
-
-// libarchive converts pax names (always UTF-8) to the locale's charset, and a daemon that
-// never called setlocale() runs in "C", where any non-ASCII name fails to convert. A UTF-8
-// LC_CTYPE for this thread only, while the archive is read, keeps names byte for byte.
-class ScopedUtf8Ctype {
- public:
-  ScopedUtf8Ctype() : locale_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0))) {
-    if (locale_ != static_cast<locale_t>(0)) previous_ = ::uselocale(locale_);
-  }
-  ~ScopedUtf8Ctype() {
-    if (locale_ == static_cast<locale_t>(0)) return;
-    ::uselocale(previous_);
-    ::freelocale(locale_);
-  }
-  ScopedUtf8Ctype(const ScopedUtf8Ctype&) = delete;
-  ScopedUtf8Ctype& operator=(const ScopedUtf8Ctype&) = delete;
-
- private:
-  locale_t locale_;
-  locale_t previous_ = static_cast<locale_t>(0);
-};
-
-struct ArchiveReadFree {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
 
 fs::UniqueFd Dup(int fd) { return fs::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
@@ -107,19 +60,14 @@ Error Invalid(std::string_view path, std::string_view why) {
 // restore, and, for image layers, the paths this layer created).
 class Extractor {
  public:
-  Extractor(archive* a, SourceReader& reader, int root, const ExtractOptions& options)
-      : a_(a), reader_(reader), root_(root), options_(options), limits_(options.limits) {}
+  // `reader` refuses header warnings: a rootfs is either read exactly or not at all.
+  Extractor(ArchiveReader& reader, int root, const ExtractOptions& options)
+      : reader_(reader), root_(root), options_(options), limits_(options.limits) {}
 
   Result<ExtractStats> Run() {
-    while (true) {
-      archive_entry* entry = nullptr;
-      int r = archive_read_next_header(a_, &entry);
-      if (r == ARCHIVE_EOF) break;
-      // Warnings (damaged headers skipped, names that do not convert) are refused as well:
-      // a rootfs is either read exactly or not at all.
-      if (r != ARCHIVE_OK) return Fail(ArchiveFailure("reading entry header"));
+    while (auto entry = FK_TRY_CTX(reader_.Next(), "reading entry header")) {
       FK_TRY(CheckRatio());
-      FK_TRY(Entry(entry));
+      FK_TRY(Entry(*entry));
       FK_TRY(CheckRatio());
     }
     FK_TRY(RestoreDirectories());
@@ -127,20 +75,13 @@ class Extractor {
   }
 
  private:
-  Error ArchiveFailure(std::string_view what) const {
-    if (reader_.error) return reader_.error->With(what);
-    const char* text = archive_error_string(a_);
-    return Error(ErrorCode::kInvalidInput,
-                 std::string(what) + ": " + (text != nullptr ? text : "malformed archive"));
-  }
-
   // The ratio limit: decompressed tar bytes against the compressed bytes the caller reports
   // (which covers an outer envelope) and against the raw bytes of this stream (an inner gzip
   // or zstd filter).
   Status CheckRatio() const {
     if (!options_.compressed_consumed) return {};
-    la_int64_t out = archive_filter_bytes(a_, 0);
-    if (out < 0 || static_cast<std::uint64_t>(out) < limits_.ratio_floor_bytes) return {};
+    std::uint64_t out = reader_.uncompressed_bytes();
+    if (out < limits_.ratio_floor_bytes) return {};
     auto check = [&](std::uint64_t in) -> Status {
       double ratio = in == 0 ? std::numeric_limits<double>::infinity()
                              : static_cast<double>(out) / static_cast<double>(in);
@@ -153,28 +94,21 @@ class Extractor {
       return {};
     };
     FK_TRY(check(options_.compressed_consumed()));
-    if (archive_filter_count(a_) > 1) {
-      la_int64_t raw = archive_filter_bytes(a_, -1);
-      FK_TRY(check(raw < 0 ? 0 : static_cast<std::uint64_t>(raw)));
-    }
+    if (reader_.compressed()) FK_TRY(check(reader_.compressed_bytes()));
     return {};
   }
 
-  Status Entry(archive_entry* entry) {
+  Status Entry(const EntryHeader& entry) {
     if (++stats_.entries > limits_.max_entries) {
       return Fail(ErrorCode::kLimit,
                   "rootfs has more than " + std::to_string(limits_.max_entries) + " entries");
     }
-    const char* raw_name = archive_entry_pathname(entry);
-    if (raw_name == nullptr) return Fail(ErrorCode::kInvalidInput, "rootfs entry without a name");
-    std::string_view raw(raw_name);
+    std::string_view raw(entry.path);
     if (raw.size() > limits_.max_path_length) {
       return Fail(ErrorCode::kLimit, "rootfs entry name longer than " +
                                          std::to_string(limits_.max_path_length) + " bytes");
     }
-    const char* hardlink = archive_entry_hardlink(entry);
-    mode_t type = archive_entry_filetype(entry);
-    if (hardlink == nullptr && type == AE_IFDIR && IsRootName(raw)) {
+    if (entry.type == EntryType::kDirectory && IsRootName(raw)) {
       // The root belongs to the caller: its mode and owner are not the archive's to set.
       return {};
     }
@@ -186,32 +120,34 @@ class Extractor {
     if (options_.apply_whiteouts && leaf.starts_with(kWhiteoutPrefix)) {
       return Whiteout(path, parent, leaf);
     }
-    if (hardlink != nullptr) return HardLink(entry, path, parent, leaf, hardlink);
-    switch (type) {
-      case AE_IFREG:
+    switch (entry.type) {
+      case EntryType::kHardlink:
+        return HardLink(path, parent, leaf, entry.link_target);
+      case EntryType::kFile:
         return RegularFile(entry, path, parent, leaf);
-      case AE_IFDIR:
+      case EntryType::kDirectory:
         return Directory(entry, path, parent, leaf);
-      case AE_IFLNK:
+      case EntryType::kSymlink:
         return Symlink(entry, path, parent, leaf);
-      case AE_IFCHR:
-      case AE_IFBLK:
+      case EntryType::kCharDevice:
+      case EntryType::kBlockDevice:
         return Fail(Invalid(path, "device nodes are not allowed"));
-      case AE_IFIFO:
+      case EntryType::kFifo:
         return Fail(Invalid(path, "FIFOs are not allowed"));
-      case AE_IFSOCK:
+      case EntryType::kSocket:
         return Fail(Invalid(path, "sockets are not allowed"));
-      default:
-        return Fail(Invalid(path, "unsupported entry type"));
+      case EntryType::kOther:
+        break;
     }
+    return Fail(Invalid(path, "unsupported entry type"));
   }
 
   // Owner for an entry when an id shift is configured.
-  Result<std::pair<uid_t, gid_t>> ShiftedOwner(archive_entry* entry,
+  Result<std::pair<uid_t, gid_t>> ShiftedOwner(const EntryHeader& entry,
                                                const std::string& path) const {
     std::uint64_t shift = *options_.id_shift;
-    la_int64_t uid = archive_entry_uid(entry);
-    la_int64_t gid = archive_entry_gid(entry);
+    std::int64_t uid = entry.uid;
+    std::int64_t gid = entry.gid;
     // (uid_t)-1 means "unchanged" to chown, so the largest id is one below it.
     constexpr std::uint64_t kMaxId = std::numeric_limits<std::uint32_t>::max() - 1;
     if (uid < 0 || gid < 0 || static_cast<std::uint64_t>(uid) + shift > kMaxId ||
@@ -223,7 +159,7 @@ class Extractor {
   }
 
   // fchownat on (dirfd, name) without following a symlink; an empty name means dirfd itself.
-  Status Chown(archive_entry* entry, const std::string& path, int dirfd, const char* name) {
+  Status Chown(const EntryHeader& entry, const std::string& path, int dirfd, const char* name) {
     if (!options_.id_shift) return {};
     auto [uid, gid] = FK_TRY(ShiftedOwner(entry, path));
     int flags = AT_SYMLINK_NOFOLLOW | (name[0] == '\0' ? AT_EMPTY_PATH : 0);
@@ -310,7 +246,7 @@ class Extractor {
     return {};
   }
 
-  Status Directory(archive_entry* entry, const std::string& path, const std::string& parent,
+  Status Directory(const EntryHeader& entry, const std::string& path, const std::string& parent,
                    const std::string& leaf) {
     int parent_fd = FK_TRY(Parent(parent));
     auto dir = fs::MakeDirsBeneath(parent_fd, leaf, 0700);
@@ -322,7 +258,7 @@ class Extractor {
     FK_TRY(Chown(entry, path, dir->get(), ""));
     // The owner keeps rwx while the archive is extracted, so that later entries can be
     // created inside as an unprivileged user too; the archive's mode is restored at the end.
-    mode_t mode = archive_entry_perm(entry) & 01777;
+    mode_t mode = entry.mode & 01777;
     if (::fchmod(dir->get(), mode | 0700) != 0) return FailErrno("chmod " + path, errno);
     // Entries created inside later change the mtime, so it is set at the end as well.
     directories_[path] = DirectoryMetadata{mode, MtimeOf(entry)};
@@ -330,11 +266,10 @@ class Extractor {
     return {};
   }
 
-  Status RegularFile(archive_entry* entry, const std::string& path, const std::string& parent,
+  Status RegularFile(const EntryHeader& entry, const std::string& path, const std::string& parent,
                      const std::string& leaf) {
-    la_int64_t declared = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
-    if (declared < 0) return Fail(Invalid(path, "negative size"));
-    std::uint64_t size = static_cast<std::uint64_t>(declared);
+    if (entry.size < 0) return Fail(Invalid(path, "negative size"));
+    std::uint64_t size = static_cast<std::uint64_t>(entry.size);
     if (size > limits_.max_total_bytes || committed_ + size > limits_.max_total_bytes) {
       return Fail(ErrorCode::kLimit, "rootfs entry '" + path + "' (" + std::to_string(size) +
                                          " bytes) exceeds the total size limit of " +
@@ -354,13 +289,9 @@ class Extractor {
     FK_TRY(Chown(entry, path, file->get(), ""));
 
     std::uint64_t end = 0;  // one past the last byte written (sparse files have holes)
-    while (true) {
-      const void* block = nullptr;
-      std::size_t length = 0;
-      la_int64_t offset = 0;
-      int r = archive_read_data_block(a_, &block, &length, &offset);
-      if (r == ARCHIVE_EOF) break;
-      if (r != ARCHIVE_OK) return Fail(ArchiveFailure("reading '" + path + "'"));
+    while (auto block = FK_TRY_CTX(reader_.ReadBlock(), "reading '" + path + "'")) {
+      std::int64_t offset = block->offset;
+      std::size_t length = block->bytes.size();
       if (offset < 0 || static_cast<std::uint64_t>(offset) > size ||
           length > size - static_cast<std::uint64_t>(offset)) {
         return Fail(Invalid(path, "data beyond the size in its header"));
@@ -370,15 +301,14 @@ class Extractor {
         return Fail(ErrorCode::kLimit, "rootfs exceeds the total size limit of " +
                                            std::to_string(limits_.max_total_bytes) + " bytes");
       }
-      FK_TRY(WriteAt(file->get(), path, static_cast<const char*>(block), length,
-                     static_cast<off_t>(offset)));
+      FK_TRY(WriteAt(file->get(), path, block->bytes.data(), length, static_cast<off_t>(offset)));
       end = std::max(end, static_cast<std::uint64_t>(offset) + length);
       FK_TRY(CheckRatio());
     }
     if (end < size && ::ftruncate(file->get(), static_cast<off_t>(size)) != 0) {
       return FailErrno("truncate " + path, errno);
     }
-    if (::fchmod(file->get(), archive_entry_perm(entry) & 01777) != 0) {
+    if (::fchmod(file->get(), entry.mode & 01777) != 0) {
       return FailErrno("chmod " + path, errno);
     }
     return SetMtime(file->get(), "", entry, path);
@@ -386,10 +316,9 @@ class Extractor {
 
   // The entry's mtime as futimens/utimensat arguments (access time left alone), or nothing
   // when the header has none.
-  static std::optional<timespec> MtimeOf(archive_entry* entry) {
-    if (!archive_entry_mtime_is_set(entry)) return std::nullopt;
-    return timespec{.tv_sec = static_cast<time_t>(archive_entry_mtime(entry)),
-                    .tv_nsec = archive_entry_mtime_nsec(entry)};
+  static std::optional<timespec> MtimeOf(const EntryHeader& entry) {
+    if (!entry.mtime) return std::nullopt;
+    return timespec{.tv_sec = static_cast<time_t>(entry.mtime->sec), .tv_nsec = entry.mtime->nsec};
   }
 
   // Sets the mtime of (dirfd, name) without following a symlink; "" means dirfd itself.
@@ -403,7 +332,7 @@ class Extractor {
     if (r != 0) return FailErrno("set mtime of " + path, errno);
     return {};
   }
-  static Status SetMtime(int dirfd, const char* name, archive_entry* entry,
+  static Status SetMtime(int dirfd, const char* name, const EntryHeader& entry,
                          const std::string& path) {
     return SetMtime(dirfd, name, MtimeOf(entry), path);
   }
@@ -423,20 +352,20 @@ class Extractor {
     return {};
   }
 
-  Status Symlink(archive_entry* entry, const std::string& path, const std::string& parent,
+  Status Symlink(const EntryHeader& entry, const std::string& path, const std::string& parent,
                  const std::string& leaf) {
-    const char* target = archive_entry_symlink(entry);
-    if (target == nullptr || target[0] == '\0') return Fail(Invalid(path, "empty symlink target"));
-    if (std::string_view(target).size() > limits_.max_path_length) {
+    const std::string& target = entry.link_target;
+    if (target.empty()) return Fail(Invalid(path, "empty symlink target"));
+    if (target.size() > limits_.max_path_length) {
       return Fail(ErrorCode::kLimit, "rootfs symlink '" + path + "' has a target longer than " +
                                          std::to_string(limits_.max_path_length) + " bytes");
     }
     int parent_fd = FK_TRY(Parent(parent));
     // The target is stored verbatim and never resolved here.
-    if (::symlinkat(target, parent_fd, leaf.c_str()) != 0) {
+    if (::symlinkat(target.c_str(), parent_fd, leaf.c_str()) != 0) {
       if (errno != EEXIST) return FailErrno("symlink " + path, errno);
       FK_TRY(Replace(parent_fd, path, leaf, /*new_is_dir=*/false));
-      if (::symlinkat(target, parent_fd, leaf.c_str()) != 0) {
+      if (::symlinkat(target.c_str(), parent_fd, leaf.c_str()) != 0) {
         return FailErrno("symlink " + path, errno);
       }
     }
@@ -448,8 +377,8 @@ class Extractor {
   // A hard link to a regular file already beneath the root. The source is opened with
   // OpenBeneath semantics (no symlink in any component, the last one included) and linked by
   // its fd, so what is checked is exactly what is linked. Owner and mode are the source's.
-  Status HardLink(archive_entry*, const std::string& path, const std::string& parent,
-                  const std::string& leaf, std::string_view raw_target) {
+  Status HardLink(const std::string& path, const std::string& parent, const std::string& leaf,
+                  std::string_view raw_target) {
     auto target = fs::CleanRelativePath(raw_target, limits_.max_path_length);
     if (!target) {
       return Fail(Invalid(
@@ -579,8 +508,7 @@ class Extractor {
     return {};
   }
 
-  archive* a_;
-  SourceReader& reader_;
+  ArchiveReader& reader_;
   int root_;
   const ExtractOptions& options_;
   const ExtractLimits& limits_;
@@ -601,28 +529,10 @@ class Extractor {
 }  // namespace
 
 Result<ExtractStats> ExtractTar(ByteSource& source, int root_dirfd, const ExtractOptions& options) {
-  ScopedUtf8Ctype utf8;
-  std::unique_ptr<archive, ArchiveReadFree> a(archive_read_new());
-  if (!a) return Fail(ErrorCode::kInternal, "archive_read_new failed");
-  // Only tar (ustar, pax, GNU) behind gzip, zstd or nothing. Both filters must be built in:
-  // libarchive would otherwise pipe hostile bytes through an external program.
-  if (archive_read_support_format_tar(a.get()) != ARCHIVE_OK ||
-      archive_read_support_filter_gzip(a.get()) != ARCHIVE_OK ||
-      archive_read_support_filter_zstd(a.get()) != ARCHIVE_OK ||
-      archive_read_support_filter_none(a.get()) != ARCHIVE_OK) {
-    return Fail(ErrorCode::kInternal,
-                std::string("libarchive lacks tar/gzip/zstd support: ") +
-                    (archive_error_string(a.get()) ? archive_error_string(a.get()) : ""));
-  }
-  SourceReader reader;
-  reader.source = &source;
-  if (archive_read_open(a.get(), &reader, nullptr, &SourceReader::Read, nullptr) != ARCHIVE_OK) {
-    if (reader.error) return Fail(reader.error->With("reading rootfs"));
-    const char* text = archive_error_string(a.get());
-    return Fail(ErrorCode::kInvalidInput,
-                std::string("rootfs is not a tar archive: ") + (text ? text : "unknown format"));
-  }
-  Extractor extractor(a.get(), reader, root_dirfd, options);
+  constexpr ArchiveReaderOptions kRootfsReading{.refuse_warnings = true,
+                                                .read_size = kReadBufferSize};
+  auto reader = FK_TRY_CTX(ArchiveReader::Open(source, kRootfsReading), "rootfs");
+  Extractor extractor(*reader, root_dirfd, options);
   return extractor.Run();
 }
 

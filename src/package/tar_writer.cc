@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "core/fs.h"
+#include "package/libarchive_locale.h"
 
 namespace fogkeep::package {
 
@@ -66,26 +66,6 @@ struct TarWriter::Output {
 namespace {
 
 constexpr std::size_t kChunkSize = 64 << 10;
-
-// Names are written as UTF-8 in pax records; see the same guard in rootfs.cc for why the
-// thread's LC_CTYPE must be UTF-8 while libarchive converts them.
-class ScopedUtf8Ctype {
- public:
-  ScopedUtf8Ctype() : locale_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0))) {
-    if (locale_ != static_cast<locale_t>(0)) previous_ = ::uselocale(locale_);
-  }
-  ~ScopedUtf8Ctype() {
-    if (locale_ == static_cast<locale_t>(0)) return;
-    ::uselocale(previous_);
-    ::freelocale(locale_);
-  }
-  ScopedUtf8Ctype(const ScopedUtf8Ctype&) = delete;
-  ScopedUtf8Ctype& operator=(const ScopedUtf8Ctype&) = delete;
-
- private:
-  locale_t locale_;
-  locale_t previous_ = static_cast<locale_t>(0);
-};
 
 struct EntryFree {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
