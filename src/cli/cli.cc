@@ -12,7 +12,8 @@ int Run(int argc, char** argv) {
       "Typical flow:\n"
       "  fogkeep pki init --dir pki                        # development CA + code signer\n"
       "  fogkeep package build examples/hello -o hello.tar\n"
-      "  fogkeep package sign hello.tar --key pki/signer.key --cert pki/signer.pem -o hello-signed.tar\n"
+      "  fogkeep package sign hello.tar --key pki/signer.key --cert pki/signer.pem -o "
+      "hello-signed.tar\n"
       "  fogkeep package verify hello-signed.tar --trust pki/ca.pem\n",
       "fogkeep"};
   app.require_subcommand(1);

@@ -19,7 +19,9 @@ void ReportError(const Error& error) {
   exit_code = 1;
 }
 
-void PrintJson(const boost::json::value& value) { std::cout << boost::json::serialize(value) << "\n"; }
+void PrintJson(const boost::json::value& value) {
+  std::cout << boost::json::serialize(value) << "\n";
+}
 
 int ExitCode() { return exit_code; }
 void SetExitCode(int code) { exit_code = code; }

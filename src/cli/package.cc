@@ -55,10 +55,13 @@ std::string TargetString(const Descriptor& d) {
 }
 
 json::object DescriptorJson(const Descriptor& d) {
-  json::object o{{"name", d.name},        {"version", d.version},
-                 {"type", d.type},        {"cpuarch", d.cpuarch},
+  json::object o{{"name", d.name},
+                 {"version", d.version},
+                 {"type", d.type},
+                 {"cpuarch", d.cpuarch},
                  {"description", d.description},
-                 {"profile", d.resources.profile}, {"rootfs", d.startup.rootfs},
+                 {"profile", d.resources.profile},
+                 {"rootfs", d.startup.rootfs},
                  {"target", TargetString(d)}};
   if (auto limits = package::ResolveResources(d.resources)) {
     o["memory_mb"] = limits->memory_mb;
@@ -67,7 +70,8 @@ json::object DescriptorJson(const Descriptor& d) {
   json::array network;
   for (const auto& net : d.resources.network) {
     json::array ports;
-    for (const auto& p : net.ports) ports.push_back(json::string(p.protocol + "/" + std::to_string(p.port)));
+    for (const auto& p : net.ports)
+      ports.push_back(json::string(p.protocol + "/" + std::to_string(p.port)));
     network.push_back(json::object{{"interface", net.interface_name}, {"ports", ports}});
   }
   o["network"] = std::move(network);
@@ -93,9 +97,9 @@ Status Build(const BuildOptions& o) {
                            {"rootfs_source", result.rootfs_source},
                            {"descriptor", DescriptorJson(result.descriptor)}});
   } else {
-    std::cout << "Built " << o.output << " (" << result.package_bytes << " bytes, unsigned): "
-              << result.descriptor.name << " " << result.descriptor.version << ", "
-              << result.descriptor.type << ", rootfs from " << result.rootfs_source << "\n"
+    std::cout << "Built " << o.output << " (" << result.package_bytes
+              << " bytes, unsigned): " << result.descriptor.name << " " << result.descriptor.version
+              << ", " << result.descriptor.type << ", rootfs from " << result.rootfs_source << "\n"
               << "Next: fogkeep package sign " << o.output
               << " --key signer.key --cert signer.pem -o signed.tar\n";
   }
@@ -164,7 +168,8 @@ Status Verify(const VerifyOptions& o) {
     if (::mkdir(o.extract.c_str(), 0755) != 0) {
       return FailErrno("create extraction directory " + o.extract, errno);
     }
-    auto extracted = package::VerifyAndExtract(source, verifier, o.extract, package::ExtractOptions{});
+    auto extracted =
+        package::VerifyAndExtract(source, verifier, o.extract, package::ExtractOptions{});
     if (!extracted) {
       (void)fs::RemoveTree(o.extract);
       return Fail(extracted.error().With(o.input));
@@ -211,7 +216,8 @@ std::string ManifestSummary(const package::PackageReport& r) {
   std::string kind = r.manifest->legacy() ? "SHA-1 (IOx legacy)" : "SHA-256";
   auto integrity = r.CheckIntegrity();
   return kind + ", " + std::to_string(r.manifest->entries().size()) + " entries: " +
-         (integrity ? std::string("all members match") : "MISMATCH: " + integrity.error().message());
+         (integrity ? std::string("all members match")
+                    : "MISMATCH: " + integrity.error().message());
 }
 
 Status Inspect(const InspectOptions& o) {
@@ -315,7 +321,9 @@ void AddPackageCommands(CLI::App& app) {
       "Build an unsigned package from DIR: package.yaml, optional package_config.ini, and the "
       "rootfs as the tar named by app.startup.rootfs, a rootfs/ directory, or an OCI image "
       "layout in image/");
-  build_cmd->add_option("dir", build->dir, "Source directory")->required()->check(CLI::ExistingDirectory);
+  build_cmd->add_option("dir", build->dir, "Source directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   build_cmd->add_option("-o,--output", build->output, "Package file to write")->required();
   build_cmd->add_flag("--json", build->json, "Print a JSON object instead of text");
   build_cmd->callback([build] { Check(Build(*build)); });
@@ -323,10 +331,15 @@ void AddPackageCommands(CLI::App& app) {
   auto sign = std::make_shared<SignOptions>();
   auto* sign_cmd = pkg->add_subcommand(
       "sign", "Sign a package: SHA-256 package.mf, package.sig over it, package.cert");
-  sign_cmd->add_option("package", sign->input, "Package to sign")->required()->check(CLI::ExistingFile);
-  sign_cmd->add_option("--key", sign->key, "Signer private key (PEM)")->required()->check(CLI::ExistingFile);
+  sign_cmd->add_option("package", sign->input, "Package to sign")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sign_cmd->add_option("--key", sign->key, "Signer private key (PEM)")
+      ->required()
+      ->check(CLI::ExistingFile);
   sign_cmd->add_option("--cert", sign->cert, "Signer certificate with the codeSigning EKU (PEM)")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   sign_cmd->add_option("--chain", sign->chain, "Intermediate CA certificates (PEM), repeatable")
       ->check(CLI::ExistingFile);
   sign_cmd->add_option("-o,--output", sign->output, "Signed package to write")->required();
@@ -338,9 +351,12 @@ void AddPackageCommands(CLI::App& app) {
       "verify",
       "Verify a package: signature, certificate chain, codeSigning EKU, validity, CRLs, and "
       "every member against package.mf. Exit 0 when trusted, 1 with the reason on stderr");
-  verify_cmd->add_option("package", verify->input, "Package to verify")->required()->check(CLI::ExistingFile);
-  verify_cmd->add_option("--trust", verify->trust,
-                         "CA certificate file or directory of CA certificates and CRLs, repeatable")
+  verify_cmd->add_option("package", verify->input, "Package to verify")
+      ->required()
+      ->check(CLI::ExistingFile);
+  verify_cmd
+      ->add_option("--trust", verify->trust,
+                   "CA certificate file or directory of CA certificates and CRLs, repeatable")
       ->check(CLI::ExistingPath);
   verify_cmd->add_flag("--allow-unsigned", verify->allow_unsigned,
                        "Accept unsigned packages (weakens the default policy)");
@@ -351,8 +367,11 @@ void AddPackageCommands(CLI::App& app) {
 
   auto inspect = std::make_shared<InspectOptions>();
   auto* inspect_cmd = pkg->add_subcommand(
-      "inspect", "Show a package's descriptor, manifest status and signer (fogkeep or IOx packages)");
-  inspect_cmd->add_option("package", inspect->input, "Package to inspect")->required()->check(CLI::ExistingFile);
+      "inspect",
+      "Show a package's descriptor, manifest status and signer (fogkeep or IOx packages)");
+  inspect_cmd->add_option("package", inspect->input, "Package to inspect")
+      ->required()
+      ->check(CLI::ExistingFile);
   inspect_cmd->add_option("--trust", inspect->trust, "Also report whether these anchors trust it")
       ->check(CLI::ExistingPath);
   inspect_cmd->add_flag("--json", inspect->json, "Print a JSON object instead of text");

@@ -53,7 +53,8 @@ Status Init(const InitOptions& o) {
   signer_options.common_name = o.name + " signer";
   signer_options.lifetime = std::chrono::hours(24 * o.signer_days);
   signer_options.extended_key_usages = {crypto::ExtendedKeyUsage::kCodeSigning};
-  auto signer_cert = FK_TRY(crypto::IssueCertificate(signer.Public(), signer_options, &ca_cert, ca));
+  auto signer_cert =
+      FK_TRY(crypto::IssueCertificate(signer.Public(), signer_options, &ca_cert, ca));
 
   FK_TRY(ca.Save(ca_key));
   FK_TRY(fs::WriteFileAtomic(ca_pem, ca_cert.ToPem(), 0644));
@@ -61,11 +62,14 @@ Status Init(const InitOptions& o) {
   FK_TRY(fs::WriteFileAtomic(signer_pem, signer_cert.ToPem(), 0644));
 
   if (o.json) {
-    PrintJson(boost::json::object{
-        {"ca_key", ca_key}, {"ca_certificate", ca_pem}, {"signer_key", signer_key},
-        {"signer_certificate", signer_pem}, {"key_type", o.key_type},
-        {"ca_subject", ca_cert.Subject()}, {"signer_subject", signer_cert.Subject()},
-        {"signer_not_after", FormatTime(signer_cert.NotAfter())}});
+    PrintJson(boost::json::object{{"ca_key", ca_key},
+                                  {"ca_certificate", ca_pem},
+                                  {"signer_key", signer_key},
+                                  {"signer_certificate", signer_pem},
+                                  {"key_type", o.key_type},
+                                  {"ca_subject", ca_cert.Subject()},
+                                  {"signer_subject", signer_cert.Subject()},
+                                  {"signer_not_after", FormatTime(signer_cert.NotAfter())}});
     return {};
   }
   std::cout << "Created a development PKI (" << o.key_type << ") in " << o.dir << ":\n"
@@ -94,7 +98,8 @@ Status Revoke(const RevokeOptions& o) {
   auto ca_cert = FK_TRY(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(o.dir + "/ca.pem"))));
   auto victim = FK_TRY(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(o.certificate))));
   if (victim.Issuer() != ca_cert.Subject()) {
-    return Fail(ErrorCode::kInvalidInput, o.certificate + " was not issued by " + ca_cert.Subject());
+    return Fail(ErrorCode::kInvalidInput,
+                o.certificate + " was not issued by " + ca_cert.Subject());
   }
   const std::string revoked_dir = o.dir + "/revoked";
   FK_TRY(fs::MakeDirs(revoked_dir, 0755));
@@ -102,7 +107,8 @@ Status Revoke(const RevokeOptions& o) {
   std::vector<crypto::Certificate> revoked;
   FK_TRY(fs::Walk(revoked_dir, [&](const std::string& rel, const struct stat& st) -> Status {
     if (!S_ISREG(st.st_mode) || !rel.ends_with(".pem")) return {};
-    revoked.push_back(FK_TRY(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(revoked_dir + "/" + rel)))));
+    revoked.push_back(
+        FK_TRY(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(revoked_dir + "/" + rel)))));
     return {};
   }));
   auto crl = FK_TRY(crypto::IssueCrl(ca_cert, ca_key, revoked));

@@ -18,11 +18,11 @@ enum class ErrorCode {
   kUnauthenticated,  // who you are is unknown or unproven
   kForbidden,        // known, but not allowed
   kNotFound,
-  kConflict,      // the request clashes with current state (illegal transition, duplicate)
-  kIntegrity,     // bytes that do not match their hash or signature; trust failures
-  kLimit,         // a size, count or rate limit was exceeded
-  kUnavailable,   // a dependency (file system, peer, runtime) failed; retrying may help
-  kInternal,      // a bug or an impossible state in fogkeep itself
+  kConflict,     // the request clashes with current state (illegal transition, duplicate)
+  kIntegrity,    // bytes that do not match their hash or signature; trust failures
+  kLimit,        // a size, count or rate limit was exceeded
+  kUnavailable,  // a dependency (file system, peer, runtime) failed; retrying may help
+  kInternal,     // a bug or an impossible state in fogkeep itself
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
@@ -66,15 +66,15 @@ std::unexpected<Error> FailErrno(std::string_view what, int err);
 
 // FK_TRY(expr): evaluates a Result; on failure returns its error from the enclosing function,
 // otherwise yields the value. FK_TRY_CTX adds context to the error on the way up.
-#define FK_TRY(expr)                                                                 \
-  ({                                                                                 \
-    auto&& fk_try_result_ = (expr);                                                  \
+#define FK_TRY(expr)                                                                \
+  ({                                                                                \
+    auto&& fk_try_result_ = (expr);                                                 \
     if (!fk_try_result_) return std::unexpected(std::move(fk_try_result_).error()); \
-    std::move(fk_try_result_).value();                                               \
+    std::move(fk_try_result_).value();                                              \
   })
-#define FK_TRY_CTX(expr, context)                                                             \
-  ({                                                                                          \
-    auto&& fk_try_result_ = (expr);                                                           \
+#define FK_TRY_CTX(expr, context)                                                                 \
+  ({                                                                                              \
+    auto&& fk_try_result_ = (expr);                                                               \
     if (!fk_try_result_) return std::unexpected(std::move(fk_try_result_).error().With(context)); \
-    std::move(fk_try_result_).value();                                                        \
+    std::move(fk_try_result_).value();                                                            \
   })

@@ -158,9 +158,11 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
     return Fail(std::move(e));
   };
   // The umask may have narrowed the mode; make it exact before any byte lands.
-  if (::fchmod(fd.get(), mode) != 0) return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("chmod " + tmp, errno)));
+  if (::fchmod(fd.get(), mode) != 0)
+    return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("chmod " + tmp, errno)));
   if (auto st = WriteAll(fd.get(), data); !st) return cleanup_fail(st.error().With(tmp));
-  if (::fsync(fd.get()) != 0) return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("fsync " + tmp, errno)));
+  if (::fsync(fd.get()) != 0)
+    return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("fsync " + tmp, errno)));
   fd.Reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("rename to " + path, errno)));
@@ -182,7 +184,8 @@ Status MakeDirs(const std::string& path, mode_t mode) {
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return FailErrno("stat " + path, errno);
-  if (!S_ISDIR(st.st_mode)) return Fail(ErrorCode::kConflict, path + " exists and is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Fail(ErrorCode::kConflict, path + " exists and is not a directory");
   return {};
 }
 
@@ -234,7 +237,8 @@ Status RemoveTree(const std::string& path) {
   std::string trimmed = path;
   while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
   auto slash = trimmed.find_last_of('/');
-  std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : trimmed.substr(0, slash));
+  std::string parent =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : trimmed.substr(0, slash));
   std::string name = slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
   auto dirfd = OpenDir(parent);
   if (!dirfd) {
@@ -263,7 +267,8 @@ Result<std::string> CleanRelativePath(std::string_view path, std::size_t max_len
     if (part.empty()) return Fail(ErrorCode::kInvalidInput, "empty component in '" + out + "'");
     if (part == "..") return Fail(ErrorCode::kInvalidInput, "path '" + out + "' contains '..'");
     if (part == ".") return Fail(ErrorCode::kInvalidInput, "path '" + out + "' contains '.'");
-    if (part.size() > 255) return Fail(ErrorCode::kInvalidInput, "path component longer than 255 bytes");
+    if (part.size() > 255)
+      return Fail(ErrorCode::kInvalidInput, "path component longer than 255 bytes");
   }
   return out;
 }
@@ -294,11 +299,12 @@ Result<UniqueFd> OpenBeneath(int rootfd, const std::string& relpath, int flags, 
   UniqueFd current(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
   if (!current.valid()) return FailErrno("dup", errno);
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    UniqueFd next(::openat(current.get(), parts[i].c_str(),
-                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        ::openat(current.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) {
       if (errno == ELOOP || errno == ENOTDIR) {
-        return Fail(ErrorCode::kInvalidInput, "'" + relpath + "' passes through a symlink or a non-directory");
+        return Fail(ErrorCode::kInvalidInput,
+                    "'" + relpath + "' passes through a symlink or a non-directory");
       }
       return FailErrno("open " + relpath, errno);
     }
@@ -319,7 +325,8 @@ Result<UniqueFd> MakeDirsBeneath(int rootfd, const std::string& relpath, mode_t 
     if (::mkdirat(current.get(), part.c_str(), mode) != 0 && errno != EEXIST) {
       return FailErrno("mkdir " + relpath, errno);
     }
-    UniqueFd next(::openat(current.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        ::openat(current.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) {
       if (errno == ELOOP || errno == ENOTDIR) {
         return Fail(ErrorCode::kInvalidInput,

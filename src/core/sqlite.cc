@@ -51,7 +51,7 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  ErrorCode code = rc == SQLITE_CONSTRAINT ? ErrorCode::kConflict
+  ErrorCode code = rc == SQLITE_CONSTRAINT                         ? ErrorCode::kConflict
                    : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? ErrorCode::kIntegrity
                                                                    : ErrorCode::kUnavailable;
   return Fail(code, std::string("sqlite: ") + sqlite3_errmsg(db_));
@@ -77,9 +77,9 @@ Status Statement::Reset() {
 
 Result<Database> Database::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) {
     return Fail(ErrorCode::kUnavailable,
@@ -108,7 +108,7 @@ Database::~Database() {
 
 Error Database::LastError(std::string_view what) const {
   int rc = sqlite3_errcode(db_);
-  ErrorCode code = rc == SQLITE_CONSTRAINT ? ErrorCode::kConflict
+  ErrorCode code = rc == SQLITE_CONSTRAINT                         ? ErrorCode::kConflict
                    : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? ErrorCode::kIntegrity
                                                                    : ErrorCode::kUnavailable;
   return Error(code, std::string(what) + ": " + sqlite3_errmsg(db_));

@@ -42,9 +42,9 @@ class Converter {
         std::unordered_set<std::string> seen;
         for (const auto& kv : in) {
           if (!kv.first.IsScalar()) {
-            return Fail(ErrorCode::kInvalidInput,
-                        "line " + std::to_string(kv.first.Mark().line + 1) +
-                            ": map keys must be plain scalars");
+            return Fail(ErrorCode::kInvalidInput, "line " +
+                                                      std::to_string(kv.first.Mark().line + 1) +
+                                                      ": map keys must be plain scalars");
           }
           std::string key = kv.first.Scalar();
           if (!seen.insert(key).second) {
@@ -116,8 +116,8 @@ Result<Node> Parse(std::string_view text, const Limits& limits) {
     return Fail(ErrorCode::kLimit,
                 "nesting deeper than " + std::to_string(limits.max_depth) + " levels");
   } catch (const YAML::Exception& e) {
-    return Fail(ErrorCode::kInvalidInput, "malformed YAML at line " +
-                                              std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return Fail(ErrorCode::kInvalidInput,
+                "malformed YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   } catch (const std::exception& e) {
     return Fail(ErrorCode::kInvalidInput, std::string("malformed YAML: ") + e.what());
   }

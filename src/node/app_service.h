@@ -28,16 +28,16 @@ struct AppInfo {
   std::string name;
   std::string version;
   AppState state = AppState::kDeployed;
-  std::string type;      // docker | lxc
-  std::string signer;    // certificate subject, or "" when installed unsigned
-  std::string profile;   // resource profile as resolved: "c1.tiny"
+  std::string type;     // docker | lxc
+  std::string signer;   // certificate subject, or "" when installed unsigned
+  std::string profile;  // resource profile as resolved: "c1.tiny"
   int memory_mb = 0;
   int cpu_units = 0;
   std::vector<std::string> ports;  // "tcp/8080" as declared
   std::string network;             // "none" | "bridge" | "host"
   std::int64_t installed_at = 0;   // Unix seconds
   std::int64_t updated_at = 0;
-  int restarts = 0;                // automatic restarts since the last start
+  int restarts = 0;  // automatic restarts since the last start
   std::optional<AppExit> last_exit;
 };
 

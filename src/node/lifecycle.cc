@@ -33,29 +33,41 @@ constexpr std::array kEdges{
 
 std::string_view AppStateName(AppState state) {
   switch (state) {
-    case AppState::kDeployed: return "DEPLOYED";
-    case AppState::kActivated: return "ACTIVATED";
-    case AppState::kRunning: return "RUNNING";
-    case AppState::kStopped: return "STOPPED";
+    case AppState::kDeployed:
+      return "DEPLOYED";
+    case AppState::kActivated:
+      return "ACTIVATED";
+    case AppState::kRunning:
+      return "RUNNING";
+    case AppState::kStopped:
+      return "STOPPED";
   }
   return "DEPLOYED";
 }
 
 std::string_view AppActionName(AppAction action) {
   switch (action) {
-    case AppAction::kActivate: return "activate";
-    case AppAction::kStart: return "start";
-    case AppAction::kStop: return "stop";
-    case AppAction::kRestart: return "restart";
-    case AppAction::kDeactivate: return "deactivate";
-    case AppAction::kUninstall: return "uninstall";
-    case AppAction::kUpgrade: return "upgrade";
+    case AppAction::kActivate:
+      return "activate";
+    case AppAction::kStart:
+      return "start";
+    case AppAction::kStop:
+      return "stop";
+    case AppAction::kRestart:
+      return "restart";
+    case AppAction::kDeactivate:
+      return "deactivate";
+    case AppAction::kUninstall:
+      return "uninstall";
+    case AppAction::kUpgrade:
+      return "upgrade";
   }
   return "activate";
 }
 
 std::optional<AppState> ParseAppState(std::string_view name) {
-  for (auto s : {AppState::kDeployed, AppState::kActivated, AppState::kRunning, AppState::kStopped}) {
+  for (auto s :
+       {AppState::kDeployed, AppState::kActivated, AppState::kRunning, AppState::kStopped}) {
     if (AppStateName(s) == name) return s;
   }
   return std::nullopt;
@@ -77,9 +89,8 @@ Result<AppState> Transition(AppState from, AppAction action) {
   if (action == AppAction::kUninstall) hint = " (stop and deactivate it first)";
   if (action == AppAction::kStart && from == AppState::kDeployed) hint = " (activate it first)";
   if (action == AppAction::kDeactivate && from == AppState::kRunning) hint = " (stop it first)";
-  return Fail(ErrorCode::kConflict, "cannot " + std::string(AppActionName(action)) +
-                                        " app in " + std::string(AppStateName(from)) +
-                                        " state" + hint);
+  return Fail(ErrorCode::kConflict, "cannot " + std::string(AppActionName(action)) + " app in " +
+                                        std::string(AppStateName(from)) + " state" + hint);
 }
 
 }  // namespace fogkeep::node

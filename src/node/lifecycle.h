@@ -14,7 +14,7 @@ namespace fogkeep::node {
 enum class AppState { kDeployed, kActivated, kRunning, kStopped };
 enum class AppAction { kActivate, kStart, kStop, kRestart, kDeactivate, kUninstall, kUpgrade };
 
-std::string_view AppStateName(AppState state);    // "DEPLOYED"
+std::string_view AppStateName(AppState state);     // "DEPLOYED"
 std::string_view AppActionName(AppAction action);  // "activate"
 std::optional<AppState> ParseAppState(std::string_view name);
 std::optional<AppAction> ParseAppAction(std::string_view name);

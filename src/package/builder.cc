@@ -88,7 +88,8 @@ Result<BuildResult> Build(const std::string& dir, const std::string& output,
       {std::string(kDescriptorMember), ManifestDigest::kSha256, crypto::Sha256Hex(yaml)},
       {std::string(kArtifactsMember), ManifestDigest::kSha256, FK_TRY(HashFile(artifacts))}};
   if (config) {
-    entries.push_back({std::string(kConfigMember), ManifestDigest::kSha256, crypto::Sha256Hex(*config)});
+    entries.push_back(
+        {std::string(kConfigMember), ManifestDigest::kSha256, crypto::Sha256Hex(*config)});
   }
   std::string manifest = FK_TRY(Manifest::FromEntries(std::move(entries))).Serialize();
 

@@ -28,8 +28,8 @@ struct NetworkRequest {
 };
 
 struct Resources {
-  std::string profile;              // c1.tiny .. c1.xlarge, custom, default, exclusive
-  std::optional<int> cpu_units;     // IOx CPU units
+  std::string profile;           // c1.tiny .. c1.xlarge, custom, default, exclusive
+  std::optional<int> cpu_units;  // IOx CPU units
   std::optional<int> memory_mb;
   std::optional<int> disk_mb;
   std::vector<NetworkRequest> network;

@@ -35,7 +35,9 @@ class Manifest {
   std::string Serialize() const;
   const std::vector<ManifestEntry>& entries() const { return entries_; }
   const ManifestEntry* Find(std::string_view name) const;
-  bool legacy() const { return !entries_.empty() && entries_.front().digest == ManifestDigest::kSha1; }
+  bool legacy() const {
+    return !entries_.empty() && entries_.front().digest == ManifestDigest::kSha1;
+  }
 
  private:
   std::vector<ManifestEntry> entries_;

@@ -27,8 +27,8 @@ class HashingSource : public ByteSource {
     std::size_t n = FK_TRY(inner_.Read(buf, size));
     bytes_ += n;
     if (bytes_ > limit_) {
-      return Fail(ErrorCode::kLimit, what_ + " is larger than the limit of " +
-                                         std::to_string(limit_) + " bytes");
+      return Fail(ErrorCode::kLimit,
+                  what_ + " is larger than the limit of " + std::to_string(limit_) + " bytes");
     }
     sha256_.Update(buf, n);
     if (sha1_) sha1_->Update(buf, n);
@@ -79,8 +79,7 @@ Result<ExtractStats> ExtractArtifacts(ByteSource& artifacts, const std::string& 
     stats = FK_TRY_CTX(ExtractTar(entry, rootfs_dirfd, inner), "rootfs '" + rootfs_member + "'");
   }
   if (!stats) {
-    return Fail(ErrorCode::kInvalidInput,
-                "artifacts.tar.gz has no rootfs '" + rootfs_member + "'");
+    return Fail(ErrorCode::kInvalidInput, "artifacts.tar.gz has no rootfs '" + rootfs_member + "'");
   }
   return *stats;
 }
@@ -96,8 +95,8 @@ std::string ProblemFor(const Manifest& manifest, const MemberReport& member) {
 
 class PackageReading {
  public:
-  PackageReading(const PackageLimits& limits, const Verifier* verifier,
-                 const std::string* staging, const ExtractOptions* extract)
+  PackageReading(const PackageLimits& limits, const Verifier* verifier, const std::string* staging,
+                 const ExtractOptions* extract)
       : limits_(limits), verifier_(verifier), staging_(staging), extract_(extract) {}
 
   Result<VerifiedPackage> Run(ByteSource& source) {
@@ -106,8 +105,8 @@ class PackageReading {
     std::set<std::string> seen;
     while (auto header = FK_TRY(reader->Next())) {
       if (seen.size() >= limits_.max_members) {
-        return Fail(ErrorCode::kLimit, "package has more than " +
-                                           std::to_string(limits_.max_members) + " members");
+        return Fail(ErrorCode::kLimit,
+                    "package has more than " + std::to_string(limits_.max_members) + " members");
       }
       std::string name = FK_TRY(CheckMemberHeader(*header));
       if (!seen.insert(name).second) {
@@ -155,8 +154,8 @@ class PackageReading {
       return Fail(ErrorCode::kInvalidInput,
                   "member '" + header.path + "' is not at the root of the package");
     }
-    std::uint64_t limit = *name == kArtifactsMember ? limits_.max_artifacts_bytes
-                                                    : limits_.max_small_member_bytes;
+    std::uint64_t limit =
+        *name == kArtifactsMember ? limits_.max_artifacts_bytes : limits_.max_small_member_bytes;
     if (static_cast<std::uint64_t>(header.size) > limit) {
       return Fail(ErrorCode::kLimit, "member '" + *name + "' is larger than the limit of " +
                                          std::to_string(limit) + " bytes");
@@ -250,7 +249,8 @@ class PackageReading {
 
   Status Spool(HashingSource& hashed) {
     std::string path = *staging_ + "/" + std::string(kSpoolName);
-    fs::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    fs::UniqueFd fd(
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid()) return FailErrno("create " + path, errno);
     auto buf = std::make_unique<char[]>(kChunk);
     while (std::size_t n = FK_TRY(hashed.Read(buf.get(), kChunk))) {
@@ -331,7 +331,8 @@ Status PackageReport::CheckIntegrity() const {
     }
   }
   if (!missing.empty()) {
-    return Fail(ErrorCode::kIntegrity, "package.mf lists " + missing.front() + ", which is missing");
+    return Fail(ErrorCode::kIntegrity,
+                "package.mf lists " + missing.front() + ", which is missing");
   }
   return {};
 }

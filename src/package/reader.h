@@ -41,7 +41,7 @@ struct MemberReport {
 struct PackageReport {
   std::vector<MemberReport> members;
   std::optional<Manifest> manifest;
-  std::string manifest_error;  // why package.mf is unusable, when it is
+  std::string manifest_error;        // why package.mf is unusable, when it is
   std::vector<std::string> missing;  // listed in the manifest but absent
   std::string descriptor_text;
   std::optional<Descriptor> descriptor;
@@ -62,7 +62,7 @@ Result<PackageReport> ScanPackage(ByteSource& source, const PackageLimits& limit
 
 struct VerifiedPackage {
   PackageReport report;
-  Verdict verdict;  // trusted
+  Verdict verdict;      // trusted
   ExtractStats rootfs;  // zero unless extracted
 };
 

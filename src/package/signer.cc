@@ -82,7 +82,8 @@ Status SignPackage(const std::string& input, const SigningIdentity& identity,
     auto header = reader->Next();
     if (!header) return fail(header.error().With(input));
     if (!*header) break;
-    if (index >= report.members.size()) return fail(Error(ErrorCode::kConflict, input + " changed while signing"));
+    if (index >= report.members.size())
+      return fail(Error(ErrorCode::kConflict, input + " changed while signing"));
     const MemberReport& member = report.members[index++];
     if (IsSignatureMember(member.name)) continue;
     EntrySource entry(*reader);

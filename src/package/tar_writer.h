@@ -27,8 +27,7 @@ class TarWriter {
 
   Status AddFile(std::string_view name, std::string_view data, mode_t mode = 0644);
   // Streams the regular file at `source_path` into member `name`.
-  Status AddFileFromPath(std::string_view name, const std::string& source_path,
-                         mode_t mode = 0644);
+  Status AddFileFromPath(std::string_view name, const std::string& source_path, mode_t mode = 0644);
   // Streams exactly `size` bytes of `source` into member `name`; a short source is an error.
   Status AddFileFromSource(std::string_view name, std::uint64_t size, ByteSource& source,
                            mode_t mode = 0644);

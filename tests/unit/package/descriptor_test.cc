@@ -201,9 +201,9 @@ TEST(DescriptorSamplesTest, LxcSampleRangesCommaListsAndTrailingSpaces) {
   auto d = ParseDescriptor(
       ReadFixture(testing::SharedFixture("iox/descriptors/schema_2.1_sample_lxc.yaml")));
   ASSERT_TRUE(d) << d.error().message();
-  EXPECT_EQ(d->name, "sbot");  // "name: sbot " in the file
+  EXPECT_EQ(d->name, "sbot");                // "name: sbot " in the file
   EXPECT_EQ(d->startup.rootfs, "app.ext2");  // file:///mnt/hgfs/macshare/app.ext2
-  EXPECT_EQ(d->type, "lxc");   // "type: lxc " in the file
+  EXPECT_EQ(d->type, "lxc");                 // "type: lxc " in the file
   ASSERT_EQ(d->resources.network.size(), 1u);
   const auto& ports = d->resources.network[0].ports;
   // tcp: 9000-9010 and 1111; udp: "10000-10010, 2000".
@@ -567,9 +567,8 @@ TEST(DescriptorValidateTest, UnsupportedAndUnknownTypes) {
 
 TEST(DescriptorValidateTest, Names) {
   Descriptor d = Runnable();
-  for (const std::string& good :
-       std::vector<std::string>{"a", "A.b_c-1", "9lives", "Sensorbot-Custom Scripts",
-                                std::string(64, 'n')}) {
+  for (const std::string& good : std::vector<std::string>{
+           "a", "A.b_c-1", "9lives", "Sensorbot-Custom Scripts", std::string(64, 'n')}) {
     d.name = good;
     EXPECT_TRUE(ValidateDescriptor(d)) << good;
   }

@@ -177,7 +177,8 @@ class ReaderTest : public ::testing::Test {
   }
 
   // Installs and expects a refusal whose message contains `reason`.
-  void ExpectRefused(const std::string& bytes, std::string_view reason, bool require_signed = true) {
+  void ExpectRefused(const std::string& bytes, std::string_view reason,
+                     bool require_signed = true) {
     auto result = Install(bytes, require_signed);
     ASSERT_FALSE(result) << "accepted a package that should fail with: " << reason;
     EXPECT_NE(result.error().message().find(reason), std::string::npos)
@@ -338,8 +339,8 @@ TEST_F(ReaderTest, OuterMembersMustBePlainFilesAtTheRoot) {
 
 TEST_F(ReaderTest, RootfsEscapesAreRefusedEndToEnd) {
   PackageSpec spec;
-  Member(spec.members, "artifacts.tar.gz") = Artifacts(
-      TarBuilder().Symlink("etc", outside_).File("etc/pwned", "x").Finish());
+  Member(spec.members, "artifacts.tar.gz") =
+      Artifacts(TarBuilder().Symlink("etc", outside_).File("etc/pwned", "x").Finish());
   ExpectRefused(Tar(spec.Signed(TestPki().good)), "passes through");
 
   Member(spec.members, "artifacts.tar.gz") =
