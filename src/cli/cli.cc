@@ -14,12 +14,16 @@ int Run(int argc, char** argv) {
       "  fogkeep package build examples/hello -o hello.tar\n"
       "  fogkeep package sign hello.tar --key pki/signer.key --cert pki/signer.pem -o "
       "hello-signed.tar\n"
-      "  fogkeep package verify hello-signed.tar --trust pki/ca.pem\n",
+      "  fogkeep package verify hello-signed.tar --trust pki/ca.pem\n"
+      "  fogkeep node trust set pki/ca.pem                 # on the node, as root\n"
+      "  fogkeep app run hello-signed.tar                  # install + activate + start\n",
       "fogkeep"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fogkeep 0.1.0");
   AddPkiCommands(app);
   AddPackageCommands(app);
+  AddAppCommands(app);
+  AddNodeCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

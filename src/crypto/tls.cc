@@ -211,7 +211,8 @@ std::optional<Certificate> PeerCertificate(void* ssl) {
 
 std::optional<std::string> PeerVerificationError(void* ssl) {
   auto* s = static_cast<SSL*>(ssl);
-  if (const auto* reason = static_cast<const std::string*>(SSL_get_ex_data(s, RefusalReasonIndex()))) {
+  if (const auto* reason =
+          static_cast<const std::string*>(SSL_get_ex_data(s, RefusalReasonIndex()))) {
     return *reason;
   }
   const long result = SSL_get_verify_result(s);

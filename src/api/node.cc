@@ -1,0 +1,298 @@
+#include "api/node.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace fogkeep::api {
+namespace {
+
+namespace json = boost::json;
+
+// Reads typed fields of one JSON object, remembering the first type error. Missing fields
+// keep the value they had (the struct's default): the wire tolerates omissions.
+class ObjectReader {
+ public:
+  ObjectReader(const json::value& value, std::string_view what) : what_(what) {
+    object_ = value.if_object();
+    if (object_ == nullptr) Fail(std::string(what) + " must be a JSON object");
+  }
+
+  void String(std::string_view key, std::string* out) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return Mismatch(key, "a string");
+    *out = std::string(v->get_string());
+  }
+  void Bool(std::string_view key, bool* out) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_bool()) return Mismatch(key, "true or false");
+    *out = v->get_bool();
+  }
+  void Double(std::string_view key, double* out) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return;
+    if (v->is_double()) {
+      *out = v->get_double();
+    } else if (v->is_int64()) {
+      *out = static_cast<double>(v->get_int64());
+    } else if (v->is_uint64()) {
+      *out = static_cast<double>(v->get_uint64());
+    } else {
+      Mismatch(key, "a number");
+    }
+  }
+  template <typename Int>
+  void Integer(std::string_view key, Int* out) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return;
+    if (v->is_int64()) {
+      const std::int64_t n = v->get_int64();
+      if (!InRange<Int>(n)) return Mismatch(key, "an integer in range");
+      *out = static_cast<Int>(n);
+    } else if (v->is_uint64()) {
+      const std::uint64_t n = v->get_uint64();
+      if (n > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
+        return Mismatch(key, "an integer in range");
+      }
+      *out = static_cast<Int>(n);
+    } else {
+      Mismatch(key, "an integer");
+    }
+  }
+  void Strings(std::string_view key, std::vector<std::string>* out) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_array()) return Mismatch(key, "an array of strings");
+    out->clear();
+    for (const json::value& item : v->get_array()) {
+      if (!item.is_string()) return Mismatch(key, "an array of strings");
+      out->emplace_back(item.get_string());
+    }
+  }
+  // The raw member, or null when absent or JSON null.
+  const json::value* Member(std::string_view key) { return Find(key); }
+
+  Status status() const {
+    if (error_) return fogkeep::Fail(ErrorCode::kInvalidInput, *error_);
+    return {};
+  }
+
+ private:
+  template <typename Int>
+  static bool InRange(std::int64_t n) {
+    if constexpr (std::is_unsigned_v<Int>) {
+      return n >= 0;
+    } else {
+      return n >= std::numeric_limits<Int>::min() && n <= std::numeric_limits<Int>::max();
+    }
+  }
+  const json::value* Find(std::string_view key) {
+    if (object_ == nullptr) return nullptr;
+    const json::value* v = object_->if_contains(key);
+    if (v == nullptr || v->is_null()) return nullptr;
+    return v;
+  }
+  void Mismatch(std::string_view key, std::string_view expected) {
+    Fail(std::string(what_) + "." + std::string(key) + " must be " + std::string(expected));
+  }
+  void Fail(std::string message) {
+    if (!error_) error_ = std::move(message);
+  }
+
+  std::string_view what_;
+  const json::object* object_ = nullptr;
+  std::optional<std::string> error_;
+};
+
+json::array StringArray(const std::vector<std::string>& values) {
+  json::array out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.emplace_back(v);
+  return out;
+}
+
+}  // namespace
+
+json::value ToJson(const Health& v) {
+  return json::object{{"status", v.status}, {"version", v.version}};
+}
+
+json::value ToJson(const AppExit& v) {
+  return json::object{{"exit_code", v.exit_code},
+                      {"signal", v.signal},
+                      {"oom_killed", v.oom_killed},
+                      {"finished_at", v.finished_at},
+                      {"error", v.error}};
+}
+
+json::value ToJson(const App& v) {
+  json::object o{{"id", v.id},
+                 {"name", v.name},
+                 {"version", v.version},
+                 {"state", v.state},
+                 {"type", v.type},
+                 {"signer", v.signer},
+                 {"profile", v.profile},
+                 {"memory_mb", v.memory_mb},
+                 {"cpu_units", v.cpu_units},
+                 {"ports", StringArray(v.ports)},
+                 {"network", v.network},
+                 {"installed_at", v.installed_at},
+                 {"updated_at", v.updated_at},
+                 {"restarts", v.restarts}};
+  o["last_exit"] = v.last_exit ? ToJson(*v.last_exit) : json::value(nullptr);
+  return o;
+}
+
+json::value ToJson(const AppList& v) {
+  json::array apps;
+  apps.reserve(v.apps.size());
+  for (const auto& app : v.apps) apps.push_back(ToJson(app));
+  return json::object{{"apps", std::move(apps)}};
+}
+
+json::value ToJson(const AppMetrics& v) {
+  return json::object{{"id", v.id},
+                      {"state", v.state},
+                      {"cpu_seconds", v.cpu_seconds},
+                      {"memory_bytes", v.memory_bytes},
+                      {"memory_limit_bytes", v.memory_limit_bytes},
+                      {"pids", v.pids},
+                      {"oom_kills", v.oom_kills},
+                      {"restarts", v.restarts}};
+}
+
+json::value ToJson(const PlatformPolicy& v) {
+  return json::object{{"require_signed", v.require_signed},
+                      {"allowed_capabilities", StringArray(v.allowed_capabilities)},
+                      {"allow_host_network", v.allow_host_network},
+                      {"allow_downgrade", v.allow_downgrade}};
+}
+
+json::value ToJson(const TrustMaterial& v) {
+  return json::object{{"anchors", StringArray(v.anchors)}, {"crls", StringArray(v.crls)}};
+}
+
+json::value ToJson(const ErrorBody& v) {
+  return json::object{{"error", json::object{{"code", v.code}, {"message", v.message}}}};
+}
+
+Status FromJson(const json::value& j, Health* out) {
+  ObjectReader r(j, "health");
+  r.String("status", &out->status);
+  r.String("version", &out->version);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, AppExit* out) {
+  ObjectReader r(j, "last_exit");
+  r.Integer("exit_code", &out->exit_code);
+  r.Integer("signal", &out->signal);
+  r.Bool("oom_killed", &out->oom_killed);
+  r.Integer("finished_at", &out->finished_at);
+  r.String("error", &out->error);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, App* out) {
+  ObjectReader r(j, "app");
+  r.String("id", &out->id);
+  r.String("name", &out->name);
+  r.String("version", &out->version);
+  r.String("state", &out->state);
+  r.String("type", &out->type);
+  r.String("signer", &out->signer);
+  r.String("profile", &out->profile);
+  r.Integer("memory_mb", &out->memory_mb);
+  r.Integer("cpu_units", &out->cpu_units);
+  r.Strings("ports", &out->ports);
+  r.String("network", &out->network);
+  r.Integer("installed_at", &out->installed_at);
+  r.Integer("updated_at", &out->updated_at);
+  r.Integer("restarts", &out->restarts);
+  FK_TRY(r.status());
+  if (const json::value* exit = r.Member("last_exit")) {
+    AppExit e;
+    FK_TRY(FromJson(*exit, &e));
+    out->last_exit = std::move(e);
+  }
+  return {};
+}
+
+Status FromJson(const json::value& j, AppList* out) {
+  const json::object* o = j.if_object();
+  const json::value* apps = o != nullptr ? o->if_contains("apps") : nullptr;
+  if (apps == nullptr || !apps->is_array()) {
+    return Fail(ErrorCode::kInvalidInput, "app list must be an object with an array \"apps\"");
+  }
+  out->apps.clear();
+  for (const json::value& item : apps->get_array()) {
+    App app;
+    FK_TRY(FromJson(item, &app));
+    out->apps.push_back(std::move(app));
+  }
+  return {};
+}
+
+Status FromJson(const json::value& j, AppMetrics* out) {
+  ObjectReader r(j, "metrics");
+  r.String("id", &out->id);
+  r.String("state", &out->state);
+  r.Double("cpu_seconds", &out->cpu_seconds);
+  r.Integer("memory_bytes", &out->memory_bytes);
+  r.Integer("memory_limit_bytes", &out->memory_limit_bytes);
+  r.Integer("pids", &out->pids);
+  r.Integer("oom_kills", &out->oom_kills);
+  r.Integer("restarts", &out->restarts);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, PlatformPolicy* out) {
+  ObjectReader r(j, "policy");
+  r.Bool("require_signed", &out->require_signed);
+  r.Strings("allowed_capabilities", &out->allowed_capabilities);
+  r.Bool("allow_host_network", &out->allow_host_network);
+  r.Bool("allow_downgrade", &out->allow_downgrade);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, TrustMaterial* out) {
+  ObjectReader r(j, "trust");
+  r.Strings("anchors", &out->anchors);
+  r.Strings("crls", &out->crls);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, ErrorBody* out) {
+  const json::object* o = j.if_object();
+  const json::value* inner = o != nullptr ? o->if_contains("error") : nullptr;
+  if (inner == nullptr) return Fail(ErrorCode::kInvalidInput, "error body lacks \"error\"");
+  ObjectReader r(*inner, "error");
+  r.String("code", &out->code);
+  r.String("message", &out->message);
+  return r.status();
+}
+
+Result<json::value> ParseJson(std::string_view text, std::size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return Fail(ErrorCode::kLimit,
+                "JSON document larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  // Depth is bounded by Boost.JSON's default parse options (32 levels).
+  boost::system::error_code ec;
+  json::value value;
+  try {
+    value = json::parse(text, ec);
+  } catch (const std::exception& e) {  // allocation failures
+    return Fail(ErrorCode::kInvalidInput, std::string("invalid JSON: ") + e.what());
+  }
+  if (ec) return Fail(ErrorCode::kInvalidInput, "invalid JSON: " + ec.message());
+  return value;
+}
+
+std::string Serialize(const json::value& json) { return json::serialize(json); }
+
+}  // namespace fogkeep::api

@@ -1,0 +1,126 @@
+// Wire types of the node API (fogkeepd's /api/v1) and their JSON mapping.
+//
+// Servers fill these from their own state and serialise them; clients parse them back. Both
+// sides go through the functions below, so a field is named in exactly one place. Parsing is
+// strict about types (a string where a number belongs is kInvalidInput) and lenient about
+// unknown fields (ignored, so an older CLI can talk to a newer node). Boost.JSON's exceptions
+// never escape: every parse reports kInvalidInput instead.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace fogkeep::api {
+
+// GET /healthz
+struct Health {
+  std::string status = "ok";
+  std::string version;
+};
+
+struct AppExit {
+  int exit_code = -1;  // -1 when the app did not exit normally
+  int signal = 0;
+  bool oom_killed = false;
+  std::int64_t finished_at = 0;  // Unix seconds
+  std::string error;
+};
+
+// One app: GET /api/v1/apps/{id}, and the answer of every operation on an app.
+struct App {
+  std::string id;
+  std::string name;
+  std::string version;
+  std::string state;  // DEPLOYED | ACTIVATED | RUNNING | STOPPED
+  std::string type;
+  std::string signer;  // certificate subject, "" when installed unsigned
+  std::string profile;
+  int memory_mb = 0;
+  int cpu_units = 0;
+  std::vector<std::string> ports;
+  std::string network;
+  std::int64_t installed_at = 0;
+  std::int64_t updated_at = 0;
+  int restarts = 0;
+  std::optional<AppExit> last_exit;
+};
+
+// GET /api/v1/apps
+struct AppList {
+  std::vector<App> apps;
+};
+
+// GET /api/v1/apps/{id}/metrics
+struct AppMetrics {
+  std::string id;
+  std::string state;
+  double cpu_seconds = 0;
+  std::uint64_t memory_bytes = 0;
+  std::uint64_t memory_limit_bytes = 0;
+  std::uint64_t pids = 0;
+  std::uint64_t oom_kills = 0;
+  int restarts = 0;
+};
+
+// GET|PUT /api/v1/platform/policy. Defaults are the secure ones.
+struct PlatformPolicy {
+  bool require_signed = true;
+  std::vector<std::string> allowed_capabilities;
+  bool allow_host_network = false;
+  bool allow_downgrade = false;
+};
+
+// GET|PUT /api/v1/platform/trust: PEM texts.
+struct TrustMaterial {
+  std::vector<std::string> anchors;
+  std::vector<std::string> crls;
+};
+
+// The error body of every non-2xx answer: {"error": {"code": "...", "message": "..."}}.
+struct ErrorBody {
+  std::string code;
+  std::string message;
+};
+
+boost::json::value ToJson(const Health& v);
+boost::json::value ToJson(const AppExit& v);
+boost::json::value ToJson(const App& v);
+boost::json::value ToJson(const AppList& v);
+boost::json::value ToJson(const AppMetrics& v);
+boost::json::value ToJson(const PlatformPolicy& v);
+boost::json::value ToJson(const TrustMaterial& v);
+boost::json::value ToJson(const ErrorBody& v);
+
+// Each fills `out` from `json`, or fails with kInvalidInput naming the offending field.
+Status FromJson(const boost::json::value& json, Health* out);
+Status FromJson(const boost::json::value& json, AppExit* out);
+Status FromJson(const boost::json::value& json, App* out);
+Status FromJson(const boost::json::value& json, AppList* out);
+Status FromJson(const boost::json::value& json, AppMetrics* out);
+Status FromJson(const boost::json::value& json, PlatformPolicy* out);
+Status FromJson(const boost::json::value& json, TrustMaterial* out);
+Status FromJson(const boost::json::value& json, ErrorBody* out);
+
+// Parses a JSON document of at most `max_bytes`; kInvalidInput when it is not one.
+Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_bytes = 8 << 20);
+std::string Serialize(const boost::json::value& json);
+
+template <typename T>
+std::string ToJsonText(const T& v) {
+  return Serialize(ToJson(v));
+}
+template <typename T>
+Result<T> FromJsonText(std::string_view text) {
+  boost::json::value json = FK_TRY(ParseJson(text));
+  T out;
+  FK_TRY(FromJson(json, &out));
+  return out;
+}
+
+}  // namespace fogkeep::api

@@ -1,0 +1,891 @@
+#include "net/server.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "core/log.h"
+#include "net/body_pipe.h"
+#include "net/stream.h"
+#include "net/wire.h"
+#include "net/worker_pool.h"
+
+namespace fogkeep::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
+using detail::Stream;
+
+constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
+// Bytes read from the socket per step of a streamed request body.
+constexpr std::size_t kBodyChunkBytes = 64 * 1024;
+// After an early answer (error before the body was read), unread input is drained for this
+// long or this many bytes before closing, so the client can read the answer instead of
+// getting a reset for the bytes it was still sending.
+constexpr std::chrono::milliseconds kLingerTime{2'000};
+constexpr std::size_t kLingerBytes = 1 << 20;
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1'000};
+
+// Resumes a coroutine from any thread. Shared: a wake posted from a worker may run after the
+// coroutine that waited has finished.
+class Waker : public std::enable_shared_from_this<Waker> {
+ public:
+  explicit Waker(asio::any_io_executor executor) : timer_(std::move(executor)) {}
+
+  // Returns after Wake() or spuriously: callers re-check what they wait for. Only on the
+  // executor's strand.
+  asio::awaitable<void> Wait() {
+    timer_.expires_at(asio::steady_timer::time_point::max());
+    co_await timer_.async_wait(kAsTuple);
+  }
+  // Any thread. Only schedules: the wake runs on the strand after the current step there.
+  void Wake() {
+    asio::post(timer_.get_executor(), [self = shared_from_this()] { self->timer_.cancel(); });
+  }
+  std::function<void()> WakeFunction() {
+    return [self = shared_from_this()] { self->Wake(); };
+  }
+
+ private:
+  asio::steady_timer timer_;
+};
+
+// One accepted connection. Shared by its coroutine, Stop() (through the registry) and, during a
+// streamed response, the hang-up watcher.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::unique_ptr<Stream> stream, Peer peer)
+      : stream(std::move(stream)), peer(std::move(peer)) {}
+  // Any thread: closes the socket on the connection's strand, failing whatever is pending.
+  void Close() {
+    asio::post(stream->get_executor(), [self = shared_from_this()] { self->stream->close(); });
+  }
+
+  const std::unique_ptr<Stream> stream;
+  Peer peer;
+};
+
+Result<Response> InvokeHandler(const Route& route, Request& request) {
+  try {
+    return route.handler(request);
+  } catch (const std::exception& e) {
+    return Fail(ErrorCode::kInternal, std::string("handler threw: ") + e.what());
+  } catch (...) {
+    return Fail(ErrorCode::kInternal, "handler threw a non-standard exception");
+  }
+}
+
+// Runs `fn` on `pool` and resumes the calling coroutine on its own executor with the result.
+// `fn` lives in the caller's frame, which stays suspended (alive) until the result is posted.
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> OnWorker(WorkerPool& pool, F fn) {
+  using R = std::invoke_result_t<F&>;
+  auto initiation = [&pool, &fn](auto handler) {
+    pool.Submit([&fn, handler = std::move(handler)]() mutable {
+      R result = fn();
+      auto executor = asio::get_associated_executor(handler);
+      asio::post(executor, [handler = std::move(handler), result = std::move(result)]() mutable {
+        std::move(handler)(std::move(result));
+      });
+    });
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
+      initiation, asio::use_awaitable);
+}
+
+bool ExpectsContinue(const http::request_header<>& header) {
+  auto it = header.find(http::field::expect);
+  return it != header.end() &&
+         EqualsIgnoreCase(std::string_view(it->value().data(), it->value().size()), "100-continue");
+}
+
+void LogCompletion(std::string_view what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::Error("{} ended by an exception: {}", what, ex.what());
+  } catch (...) {
+    log::Error("{} ended by a non-standard exception", what);
+  }
+}
+
+std::string PeerName(const Peer& peer) {
+  if (peer.transport == Peer::Transport::kUnix) {
+    return peer.credentials ? "unix:uid=" + std::to_string(peer.credentials->uid) : "unix";
+  }
+  return peer.address + ":" + std::to_string(peer.port);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions o, Router r, std::shared_ptr<Authenticator> authn,
+       std::shared_ptr<Authorizer> authz)
+      : options(std::move(o)),
+        router(std::move(r)),
+        authenticator(std::move(authn)),
+        authorizer(std::move(authz)),
+        workers(options.limits.worker_threads, "fk-worker"),
+        streamers(options.limits.max_streaming_responses, "fk-stream") {
+    parser_limits.max_header_bytes = options.limits.max_header_bytes;
+  }
+
+  // One connection's registration in `connections`; unregisters when destroyed.
+  class Registration {
+   public:
+    Registration(Impl* impl, std::uint64_t id) : impl_(impl), id_(id) {}
+    Registration(Registration&& other) noexcept
+        : impl_(other.impl_), id_(std::exchange(other.id_, 0)) {}
+    Registration& operator=(Registration&&) = delete;
+    ~Registration() {
+      if (id_ != 0) impl_->Unregister(id_);
+    }
+
+   private:
+    Impl* impl_;
+    std::uint64_t id_;
+  };
+
+  Status Start();
+  void Stop();
+
+  std::optional<Registration> Register(std::weak_ptr<Connection> connection);
+  void Unregister(std::uint64_t id);
+  // At most one line a second however fast connections are refused.
+  void WarnConnectionLimit();
+
+  asio::awaitable<void> AcceptTcp();
+  asio::awaitable<void> AcceptUnix();
+  asio::awaitable<void> ServeTls(std::shared_ptr<Connection> conn, Registration registration);
+  asio::awaitable<void> ServeUnix(std::shared_ptr<Connection> conn, Registration registration);
+  asio::awaitable<void> ServeHttp(std::shared_ptr<Connection> conn);
+  asio::awaitable<bool> ServeOne(std::shared_ptr<Connection> conn, beast::flat_buffer& buffer);
+  asio::awaitable<Result<Response>> RunStreamedBody(std::shared_ptr<Connection> conn,
+                                                    beast::flat_buffer& buffer,
+                                                    http::request_parser<http::empty_body>& head,
+                                                    const Route& route, Request& request,
+                                                    bool* must_close);
+  asio::awaitable<bool> WriteResponse(std::shared_ptr<Connection> conn, Response response,
+                                      bool keep_alive, unsigned version, bool head_only);
+  asio::awaitable<void> WriteStream(std::shared_ptr<Connection> conn, Response response,
+                                    unsigned version);
+  asio::awaitable<void> WriteContinue(std::shared_ptr<Connection> conn, unsigned version);
+  asio::awaitable<void> Linger(std::shared_ptr<Connection> conn);
+
+  // Authentication and authorization of a non-public route.
+  Status Admit(const Route& route, Request& request);
+
+  // Constant after construction.
+  const ServerOptions options;
+  const Router router;
+  const std::shared_ptr<Authenticator> authenticator;
+  const std::shared_ptr<Authorizer> authorizer;
+  wire::ParserLimits parser_limits;
+
+  // Declared before everything that posts to it, so it is destroyed last.
+  asio::io_context io;
+  std::optional<asio::ssl::context> tls_context;
+  std::optional<tcp::acceptor> tcp_acceptor;
+  std::optional<local::acceptor> unix_acceptor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> io_threads;
+  std::atomic<std::uint16_t> bound_port{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> refused_connections{0};
+  std::atomic<std::int64_t> last_refusal_warning{0};
+  bool started = false;  // Start/Stop run on the owner's thread
+  bool stopped = false;
+
+  WorkerPool workers;
+  WorkerPool streamers;
+
+  std::mutex mu;
+  std::condition_variable drained;
+  // Guarded by mu.
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
+  std::uint64_t next_connection_id = 0;
+  bool refusing = false;  // set by Stop: no new registrations
+};
+
+std::optional<Server::Impl::Registration> Server::Impl::Register(
+    std::weak_ptr<Connection> connection) {
+  std::lock_guard lock(mu);
+  if (refusing || connections.size() >= options.limits.max_connections) return std::nullopt;
+  const std::uint64_t id = ++next_connection_id;
+  connections.emplace(id, std::move(connection));
+  return Registration(this, id);
+}
+
+void Server::Impl::Unregister(std::uint64_t id) {
+  std::lock_guard lock(mu);
+  connections.erase(id);
+  if (connections.empty()) drained.notify_all();
+}
+
+void Server::Impl::WarnConnectionLimit() {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  const std::int64_t second = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+  ++refused_connections;
+  if (last_refusal_warning.exchange(second) != second) {
+    log::Warn("connection limit of {} reached: {} connections refused so far",
+              options.limits.max_connections, refused_connections.load());
+  }
+}
+
+Status Server::Impl::Admit(const Route& route, Request& request) {
+  Result<Principal> principal = authenticator->Authenticate(request);
+  if (!principal) return Fail(std::move(principal).error());
+  request.principal = std::move(*principal);
+  if (authorizer) {
+    FK_TRY(authorizer->Authorize(*request.principal, route.options.permission, request));
+  }
+  return {};
+}
+
+Status Server::Impl::Start() {
+  if (started) return Fail(ErrorCode::kConflict, "the server was already started");
+  boost::system::error_code ec;
+  if (options.tcp) {
+    const asio::ip::address address = asio::ip::make_address(options.tcp->address, ec);
+    if (ec) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "listen address " + options.tcp->address + ": " + ec.message());
+    }
+    const tcp::endpoint endpoint(address, options.tcp->port);
+    const std::string where = options.tcp->address + ":" + std::to_string(options.tcp->port);
+    tcp_acceptor.emplace(io);
+    tcp_acceptor->open(endpoint.protocol(), ec);
+    if (!ec) tcp_acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) tcp_acceptor->bind(endpoint, ec);
+    if (!ec) tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Fail(ErrorCode::kUnavailable, "listen on " + where + ": " + ec.message());
+    bound_port = tcp_acceptor->local_endpoint(ec).port();
+    log::Info("listening on {}:{} (TLS)", options.tcp->address, bound_port.load());
+  }
+  if (options.unix_socket) {
+    const std::string& path = options.unix_socket->path;
+    if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path)) {
+      return Fail(ErrorCode::kInvalidInput, "Unix socket path is empty or too long: " + path);
+    }
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return Fail(ErrorCode::kConflict, path + " exists and is not a socket");
+      }
+      if (unlink(path.c_str()) != 0) return FailErrno("remove stale socket " + path, errno);
+    }
+    unix_acceptor.emplace(io);
+    unix_acceptor->open(local(), ec);
+    if (!ec) unix_acceptor->bind(local::endpoint(path), ec);
+    if (ec) return Fail(ErrorCode::kUnavailable, "bind " + path + ": " + ec.message());
+    // Nobody can connect between bind and listen, so tightening the mode here leaves no window
+    // in which the umask's mode applies to a listening socket.
+    if (chmod(path.c_str(), 0600) != 0) return FailErrno("chmod " + path, errno);
+    unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Fail(ErrorCode::kUnavailable, "listen on " + path + ": " + ec.message());
+    log::Info("listening on unix:{}", path);
+  }
+  if (!tcp_acceptor && !unix_acceptor) {
+    return Fail(ErrorCode::kInvalidInput, "the server has no listener configured");
+  }
+
+  started = true;
+  work.emplace(io.get_executor());
+  if (tcp_acceptor) {
+    asio::co_spawn(io, AcceptTcp(), [](std::exception_ptr e) { LogCompletion("TCP accept", e); });
+  }
+  if (unix_acceptor) {
+    asio::co_spawn(io, AcceptUnix(), [](std::exception_ptr e) { LogCompletion("Unix accept", e); });
+  }
+  const std::size_t threads = std::max<std::size_t>(options.io_threads, 1);
+  for (std::size_t i = 0; i < threads; ++i) {
+    io_threads.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "fk-io");
+      for (;;) {
+        try {
+          io.run();
+          return;
+        } catch (const std::exception& e) {
+          log::Error("I/O thread: unexpected exception: {}", e.what());
+        }
+      }
+    });
+  }
+  return {};
+}
+
+void Server::Impl::Stop() {
+  if (!started || stopped) return;
+  stopped = true;
+  stopping = true;
+  asio::post(io, [this] {
+    boost::system::error_code ignored;
+    if (tcp_acceptor) tcp_acceptor->close(ignored);
+    if (unix_acceptor) unix_acceptor->close(ignored);
+  });
+  {
+    std::unique_lock lock(mu);
+    refusing = true;
+    for (auto& [id, weak] : connections) {
+      if (auto connection = weak.lock()) connection->Close();
+    }
+    // Connections end once their handlers and producers have returned.
+    drained.wait(lock, [this] { return connections.empty(); });
+  }
+  work.reset();
+  io.stop();
+  for (std::thread& t : io_threads) t.join();
+  io_threads.clear();
+  workers.Shutdown();
+  streamers.Shutdown();
+  if (options.unix_socket) unlink(options.unix_socket->path.c_str());
+}
+
+asio::awaitable<void> Server::Impl::AcceptTcp() {
+  for (;;) {
+    asio::any_io_executor strand = asio::make_strand(io);
+    auto [ec, socket] = co_await tcp_acceptor->async_accept(strand, kAsTuple);
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) co_return;
+      log::Warn("TCP accept failed: {}", ec.message());
+      // Out of descriptors and the like: back off instead of spinning.
+      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kAsTuple);
+      continue;
+    }
+    boost::system::error_code ignored;
+    Peer peer;
+    peer.transport = Peer::Transport::kTcp;
+    peer.tls = true;
+    const tcp::endpoint remote = socket.remote_endpoint(ignored);
+    peer.address = remote.address().to_string();
+    peer.port = remote.port();
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<Connection>(
+        detail::MakeTlsStream(beast::tcp_stream(std::move(socket)), *tls_context), std::move(peer));
+    std::optional<Registration> registration = Register(conn);
+    if (!registration) {
+      WarnConnectionLimit();
+      conn->stream->close();
+      continue;
+    }
+    asio::co_spawn(strand, ServeTls(conn, std::move(*registration)),
+                   [](std::exception_ptr e) { LogCompletion("TLS connection", e); });
+  }
+}
+
+asio::awaitable<void> Server::Impl::AcceptUnix() {
+  for (;;) {
+    asio::any_io_executor strand = asio::make_strand(io);
+    auto [ec, socket] = co_await unix_acceptor->async_accept(strand, kAsTuple);
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) co_return;
+      log::Warn("Unix accept failed: {}", ec.message());
+      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kAsTuple);
+      continue;
+    }
+    ucred cred{};
+    socklen_t length = sizeof(cred);
+    if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+      log::Warn("Unix peer credentials unavailable: {}", ErrnoMessage("SO_PEERCRED", errno));
+      continue;  // the socket closes as it goes out of scope
+    }
+    const auto& allowed = options.unix_socket->allowed_uids;
+    if (cred.uid != 0 && std::find(allowed.begin(), allowed.end(), cred.uid) == allowed.end()) {
+      log::Warn("refusing Unix peer uid {} pid {}: not root and not allowed", cred.uid, cred.pid);
+      continue;
+    }
+    Peer peer;
+    peer.transport = Peer::Transport::kUnix;
+    peer.address = options.unix_socket->path;
+    peer.credentials = UnixCredentials{cred.uid, cred.gid, cred.pid};
+    auto conn = std::make_shared<Connection>(
+        detail::MakeUnixStream(detail::UnixSocketStream(std::move(socket))), std::move(peer));
+    std::optional<Registration> registration = Register(conn);
+    if (!registration) {
+      WarnConnectionLimit();
+      conn->stream->close();
+      continue;
+    }
+    asio::co_spawn(strand, ServeUnix(conn, std::move(*registration)),
+                   [](std::exception_ptr e) { LogCompletion("Unix connection", e); });
+  }
+}
+
+// `registration` is held for the connection's lifetime and unregisters it on the way out.
+asio::awaitable<void> Server::Impl::ServeTls(std::shared_ptr<Connection> conn,
+                                             [[maybe_unused]] Registration registration) {
+  Stream& stream = *conn->stream;
+  stream.expires_after(options.limits.handshake_timeout);
+  auto [ec] = co_await stream.async_handshake(/*server=*/true, kAsTuple);
+  if (ec) {
+    log::Debug("TLS handshake with {} failed: {}", PeerName(conn->peer), ec.message());
+    co_return;
+  }
+  if (std::optional<crypto::Certificate> cert = crypto::PeerCertificate(stream.native_ssl())) {
+    conn->peer.certificate =
+        ClientCertificate{cert->Subject(), cert->CommonName(), cert->Fingerprint()};
+  }
+  co_await ServeHttp(conn);
+  if (stream.is_open()) {
+    stream.expires_after(kTlsShutdownTimeout);
+    auto [shutdown_ec] = co_await stream.async_shutdown(kAsTuple);
+    (void)shutdown_ec;  // the peer may well have closed first
+    stream.close();
+  }
+}
+
+asio::awaitable<void> Server::Impl::ServeUnix(std::shared_ptr<Connection> conn,
+                                              [[maybe_unused]] Registration registration) {
+  co_await ServeHttp(conn);
+  conn->stream->close();
+}
+
+asio::awaitable<void> Server::Impl::ServeHttp(std::shared_ptr<Connection> conn) {
+  // Room for a full header plus one body read; the parser enforces the header limit itself.
+  beast::flat_buffer buffer(options.limits.max_header_bytes + kBodyChunkBytes);
+  for (;;) {
+    const bool again = co_await ServeOne(conn, buffer);
+    if (!again || stopping) co_return;
+  }
+}
+
+asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
+                                             beast::flat_buffer& buffer) {
+  Stream& stream = *conn->stream;
+  http::request_parser<http::empty_body> head;
+  wire::ConfigureRequestParser(head, parser_limits);
+  stream.expires_after(options.limits.header_timeout);
+  auto [read_ec, header_bytes] =
+      co_await http::async_read_header(*conn->stream, buffer, head, kAsTuple);
+  if (read_ec) {
+    if (wire::IsProtocolError(read_ec)) {
+      Error error = wire::ReadError(read_ec, "request");
+      log::Debug("{}: {}", PeerName(conn->peer), error.message());
+      Response answer = ErrorResponse(error);
+      co_await WriteResponse(conn, std::move(answer), false, 11, false);
+      co_await Linger(conn);
+    }
+    co_return false;
+  }
+
+  const unsigned version = head.get().version();
+  const bool keep_alive = head.get().keep_alive();
+  const bool has_body = !head.is_done();
+  const bool expects_continue = ExpectsContinue(head.get());
+  // An answer given before the body is read leaves that body on the connection, where it
+  // would be taken for the next request: such answers close the connection.
+  const bool early_keep_alive = keep_alive && !has_body;
+
+  Request request;
+  request.peer = conn->peer;
+  Status filled = wire::FillRequest(head.get(), request);
+  if (!filled) {
+    Response answer = ErrorResponse(filled.error());
+    co_await WriteResponse(conn, std::move(answer), false, version, false);
+    co_await Linger(conn);
+    co_return false;
+  }
+  const bool head_only = request.method == Method::kHead;
+
+  Router::Match match = router.Find(request.method, request.segments);
+  if (match.route == nullptr) {
+    Response answer;
+    if (match.allowed.empty()) {
+      answer = ErrorResponse(Error(ErrorCode::kNotFound, "no such endpoint: " + request.path));
+    } else {
+      answer =
+          ErrorResponse(Error(ErrorCode::kInvalidInput, std::string(MethodName(request.method)) +
+                                                            " is not allowed on " + request.path));
+      answer.status = 405;
+      answer.headers.Set("Allow", Router::AllowHeader(match.allowed));
+    }
+    log::Debug("{} {} {} -> {}", PeerName(conn->peer), MethodName(request.method), request.target,
+               answer.status);
+    const bool sent =
+        co_await WriteResponse(conn, std::move(answer), early_keep_alive, version, head_only);
+    if (!early_keep_alive) co_await Linger(conn);
+    co_return sent&& early_keep_alive;
+  }
+  const Route& route = *match.route;
+  request.path_params = std::move(match.params);
+
+  if (!route.options.is_public) {
+    Status admitted;
+    if (route.options.execution == Execution::kInline &&
+        route.options.body == BodyMode::kBuffered) {
+      admitted = Admit(route, request);
+    } else {
+      admitted = co_await OnWorker(workers, [&] { return Admit(route, request); });
+    }
+    if (!admitted) {
+      // Debug only: a client can send these as fast as it likes; the auth layer audits them.
+      log::Debug("{} {} {} refused: {}", PeerName(conn->peer), MethodName(request.method),
+                 request.target, admitted.error().message());
+      Response answer = ErrorResponse(admitted.error());
+      const bool sent =
+          co_await WriteResponse(conn, std::move(answer), early_keep_alive, version, head_only);
+      if (!early_keep_alive) co_await Linger(conn);
+      co_return sent&& early_keep_alive;
+    }
+  }
+
+  const boost::optional<std::uint64_t> declared = head.content_length();
+  if (declared && *declared > route.options.max_body_bytes) {
+    Response answer =
+        ErrorResponse(Error(ErrorCode::kLimit, "request body of " + std::to_string(*declared) +
+                                                   " bytes exceeds the limit of " +
+                                                   std::to_string(route.options.max_body_bytes)));
+    co_await WriteResponse(conn, std::move(answer), false, version, head_only);
+    co_await Linger(conn);
+    co_return false;
+  }
+
+  bool must_close = false;
+  Result<Response> result = Fail(ErrorCode::kInternal, "no response");
+  if (route.options.body == BodyMode::kStreamed) {
+    if (has_body && expects_continue) co_await WriteContinue(conn, version);
+    result = co_await RunStreamedBody(conn, buffer, head, route, request, &must_close);
+  } else {
+    if (has_body) {
+      if (expects_continue) co_await WriteContinue(conn, version);
+      http::request_parser<http::string_body> full(std::move(head));
+      full.body_limit(route.options.max_body_bytes);
+      stream.expires_after(options.limits.body_timeout);
+      auto [body_ec, body_bytes] = co_await http::async_read(*conn->stream, buffer, full, kAsTuple);
+      if (body_ec) {
+        Error error = wire::ReadError(body_ec, "request body");
+        if (error.code() != ErrorCode::kUnavailable) {
+          Response answer = ErrorResponse(error);
+          co_await WriteResponse(conn, std::move(answer), false, version, head_only);
+          co_await Linger(conn);
+        }
+        co_return false;
+      }
+      request.body = std::move(full.get().body());
+    }
+    if (route.options.execution == Execution::kInline) {
+      result = InvokeHandler(route, request);
+    } else {
+      result = co_await OnWorker(workers, [&] { return InvokeHandler(route, request); });
+    }
+  }
+
+  Response response = result ? std::move(*result) : ErrorResponse(result.error());
+  log::Debug("{} {} {} -> {}", PeerName(conn->peer), MethodName(request.method), request.target,
+             response.status);
+  if (response.stream && !head_only) {
+    co_await WriteStream(conn, std::move(response), version);
+    co_return false;
+  }
+  const bool reuse = keep_alive && !must_close && !stopping;
+  const bool sent = co_await WriteResponse(conn, std::move(response), reuse, version, head_only);
+  co_return sent&& reuse;
+}
+
+asio::awaitable<Result<Response>> Server::Impl::RunStreamedBody(
+    std::shared_ptr<Connection> conn, beast::flat_buffer& buffer,
+    http::request_parser<http::empty_body>& head, const Route& route, Request& request,
+    bool* must_close) {
+  Stream& stream = *conn->stream;
+  auto waker = std::make_shared<Waker>(co_await asio::this_coro::executor);
+  BodyPipe pipe(options.limits.stream_buffer_bytes, waker->WakeFunction());
+  bool body_done = head.is_done();
+  if (body_done) pipe.End();
+  request.body_stream = &pipe;
+
+  // The handler's outcome, set once by the worker.
+  struct Outcome {
+    std::mutex mu;
+    std::optional<Result<Response>> result;  // guarded by mu
+  } outcome;
+  workers.Submit([&route, &request, &outcome, wake = waker->WakeFunction()] {
+    Result<Response> result = InvokeHandler(route, request);
+    {
+      std::lock_guard lock(outcome.mu);
+      outcome.result = std::move(result);
+    }
+    // `outcome` and `request` may be gone from here on; `wake` is this task's own copy.
+    wake();
+  });
+
+  http::request_parser<http::buffer_body> body(std::move(head));
+  body.body_limit(route.options.max_body_bytes);
+  // Reads land here and are copied out at their size: the pipe's bound counts bytes, so a
+  // chunk must not carry a mostly empty 64 KiB allocation with it.
+  std::string scratch(kBodyChunkBytes, '\0');
+  for (;;) {
+    {
+      std::lock_guard lock(outcome.mu);
+      if (outcome.result) break;
+    }
+    if (body_done || !pipe.ReserveRoom()) {
+      co_await waker->Wait();
+      continue;
+    }
+    body.get().body().data = scratch.data();
+    body.get().body().size = scratch.size();
+    stream.expires_after(options.limits.body_timeout);
+    // read_some: the handler gets what has arrived rather than waiting for a full chunk.
+    auto [ec, n] = co_await http::async_read_some(*conn->stream, buffer, body, kAsTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      pipe.Abort(wire::ReadError(ec, "request body"));
+      body_done = true;
+      *must_close = true;
+      continue;
+    }
+    pipe.Push(std::string(scratch.data(), scratch.size() - body.get().body().size));
+    if (body.is_done()) {
+      pipe.End();
+      body_done = true;
+    }
+  }
+  if (!body_done) *must_close = true;  // the handler returned before the body ended
+  request.body_stream = nullptr;
+  Result<Response> result = std::move(*outcome.result);
+  co_return result;
+}
+
+asio::awaitable<bool> Server::Impl::WriteResponse(std::shared_ptr<Connection> conn,
+                                                  Response response, bool keep_alive,
+                                                  unsigned version, bool head_only) {
+  if (response.status < 200 || response.status > 599) {
+    log::Error("handler answered with invalid status {}", response.status);
+    response = ErrorResponse(Error(ErrorCode::kInternal, "invalid status code"));
+  }
+  http::response<http::string_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(response.status));
+  wire::CopyHeaders(response.headers, out);
+  if (out.find("X-Content-Type-Options") == out.end()) {
+    out.set("X-Content-Type-Options", "nosniff");
+  }
+  if (out.find(http::field::cache_control) == out.end()) {
+    out.set(http::field::cache_control, "no-store");
+  }
+  out.keep_alive(keep_alive);
+  out.body() = std::move(response.body);
+  out.prepare_payload();
+  conn->stream->expires_after(options.limits.write_timeout);
+  boost::system::error_code ec;
+  if (head_only) {
+    http::response_serializer<http::string_body> serializer(out);
+    auto [header_ec, n] = co_await http::async_write_header(*conn->stream, serializer, kAsTuple);
+    ec = header_ec;
+  } else {
+    auto [write_ec, n] = co_await http::async_write(*conn->stream, out, kAsTuple);
+    ec = write_ec;
+  }
+  if (ec) log::Debug("writing a response to {} failed: {}", PeerName(conn->peer), ec.message());
+  co_return !ec;
+}
+
+asio::awaitable<void> Server::Impl::WriteContinue(std::shared_ptr<Connection> conn,
+                                                  unsigned version) {
+  http::response<http::empty_body> interim(http::status::continue_, version);
+  conn->stream->expires_after(options.limits.write_timeout);
+  auto [ec, n] = co_await http::async_write(*conn->stream, interim, kAsTuple);
+  (void)ec;  // a dead connection shows up on the next read
+}
+
+// Reads and drops whatever the client still sends, briefly, then half-closes; the connection
+// is closed by the caller.
+asio::awaitable<void> Server::Impl::Linger(std::shared_ptr<Connection> conn) {
+  Stream& stream = *conn->stream;
+  if (!stream.is_open()) co_return;
+  // A TCP half-close would cut TLS short; a plain stream can signal the end of the answer.
+  if (stream.native_ssl() == nullptr) stream.shutdown_send();
+  stream.expires_after(kLingerTime);
+  std::string sink(16 * 1024, '\0');
+  std::size_t drained = 0;
+  while (drained < kLingerBytes) {
+    auto [ec, n] = co_await conn->stream->async_read_some(asio::buffer(sink), kAsTuple);
+    if (ec) break;
+    drained += n;
+  }
+  stream.close();
+}
+
+namespace {
+
+// Watches a connection during a streamed response: the client sends nothing more, so a
+// completed read means it has gone (or broke the protocol); either way the producer stops.
+asio::awaitable<void> WatchForHangup(std::shared_ptr<Connection> conn,
+                                     std::shared_ptr<StreamPipe> pipe,
+                                     std::shared_ptr<Waker> waker) {
+  std::string sink(512, '\0');
+  for (;;) {
+    auto [ec, n] = co_await conn->stream->async_read_some(asio::buffer(sink), kAsTuple);
+    if (ec) break;
+  }
+  pipe->Cancel();
+  waker->Wake();
+}
+
+}  // namespace
+
+asio::awaitable<void> Server::Impl::WriteStream(std::shared_ptr<Connection> conn, Response response,
+                                                unsigned version) {
+  Stream& stream = *conn->stream;
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  auto waker = std::make_shared<Waker>(executor);
+  auto pipe =
+      std::make_shared<StreamPipe>(options.limits.stream_buffer_bytes, waker->WakeFunction());
+  WorkerPool::Task task = [producer = std::move(response.stream), pipe] {
+    Status status;
+    try {
+      status = producer(*pipe);
+    } catch (const std::exception& e) {
+      status = Fail(ErrorCode::kInternal, std::string("stream producer threw: ") + e.what());
+    } catch (...) {
+      status = Fail(ErrorCode::kInternal, "stream producer threw");
+    }
+    pipe->Finish(std::move(status));
+  };
+  if (!streamers.TrySubmit(task)) {
+    Response busy =
+        ErrorResponse(Error(ErrorCode::kUnavailable, "too many streamed responses in progress"));
+    co_await WriteResponse(conn, std::move(busy), false, version, false);
+    co_return;
+  }
+
+  http::response<http::empty_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(response.status));
+  wire::CopyHeaders(response.headers, out);
+  out.set("X-Content-Type-Options", "nosniff");
+  out.set(http::field::cache_control, "no-store");
+  out.keep_alive(false);
+  out.chunked(true);
+  http::response_serializer<http::empty_body> serializer(out);
+  stream.expires_after(options.limits.write_timeout);
+  auto [header_ec, header_bytes] =
+      co_await http::async_write_header(*conn->stream, serializer, kAsTuple);
+  bool failed = static_cast<bool>(header_ec);
+  if (failed) {
+    pipe->Cancel();
+  } else {
+    stream.expires_never();  // the watcher's read must not time out while the stream idles
+    asio::co_spawn(executor, WatchForHangup(conn, pipe, waker),
+                   [](std::exception_ptr e) { LogCompletion("stream watcher", e); });
+  }
+
+  std::optional<Status> finish;
+  for (;;) {
+    StreamPipe::Taken taken = pipe->Take();
+    if (!taken.data.empty()) {
+      if (failed) continue;
+      // A read is pending (the watcher), so this sets only the write deadline.
+      stream.expires_after(options.limits.write_timeout);
+      auto [ec, n] = co_await asio::async_write(
+          *conn->stream, http::make_chunk(asio::buffer(taken.data)), kAsTuple);
+      if (ec) {
+        failed = true;
+        pipe->Cancel();
+      }
+      continue;
+    }
+    if (taken.finish) {
+      finish = std::move(taken.finish);
+      break;
+    }
+    co_await waker->Wait();
+  }
+  if (!failed && *finish) {
+    stream.expires_after(options.limits.write_timeout);
+    auto [ec, n] = co_await asio::async_write(*conn->stream, http::make_chunk_last(), kAsTuple);
+    (void)ec;
+  } else if (!*finish) {
+    log::Warn("streamed response to {} ended early: {}", PeerName(conn->peer),
+              finish->error().message());
+  }
+  // Closing also ends the watcher's read.
+  stream.close();
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Stop(); }
+
+Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, Router router,
+                                               std::shared_ptr<Authenticator> authenticator,
+                                               std::shared_ptr<Authorizer> authorizer) {
+  if (!options.tcp && !options.unix_socket) {
+    return Fail(ErrorCode::kInvalidInput, "the server has no listener configured");
+  }
+  if (!authenticator) {
+    for (const Route* route : router.routes()) {
+      if (!route->options.is_public) {
+        return Fail(ErrorCode::kInvalidInput,
+                    "route " + route->pattern + " needs authentication but no authenticator");
+      }
+    }
+  }
+  if (options.limits.max_connections == 0 || options.limits.stream_buffer_bytes == 0) {
+    return Fail(ErrorCode::kInvalidInput, "server limits must be positive");
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(router),
+                                     std::move(authenticator), std::move(authorizer));
+  if (impl->options.tcp) {
+    try {
+      impl->tls_context.emplace(asio::ssl::context::tls_server);
+    } catch (const std::exception& e) {
+      return Fail(ErrorCode::kInternal, std::string("creating the TLS context: ") + e.what());
+    }
+    FK_TRY_CTX(
+        crypto::ConfigureServerTls(impl->tls_context->native_handle(), impl->options.tcp->tls),
+        "TLS configuration");
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Status Server::Start() { return impl_->Start(); }
+
+void Server::Stop() {
+  if (impl_) impl_->Stop();
+}
+
+std::uint16_t Server::tcp_port() const { return impl_->bound_port; }
+
+}  // namespace fogkeep::net

@@ -1,0 +1,95 @@
+// The HTTP/1.1 server behind fogkeepd (:8443 and its Unix socket) and the director (:9443).
+//
+// TCP listeners always speak TLS (crypto/tls.h policy, optional mutual TLS); the Unix listener
+// speaks plain HTTP to local root-owned peers identified by SO_PEERCRED. Every request passes:
+//   parse header (size limit, time limit) → route (404/405) → authenticate + authorize
+//   (non-public routes, before any body byte is read) → Content-Length against the route's
+//   limit (413) → body (buffered, or streamed to the handler) → handler → response.
+// Connections run as coroutines on one I/O thread by default; handlers run on a worker pool
+// unless their route is inline. Beast and Asio stay inside server.cc and stream.cc.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "crypto/tls.h"
+#include "net/router.h"
+
+namespace fogkeep::net {
+
+struct ServerLimits {
+  std::size_t max_header_bytes = 16 * 1024;
+  // From accepting a TCP connection to the end of its TLS handshake.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // From the end of the previous response (or the handshake) to the end of the next request
+  // header: bounds idle keep-alive connections and slow-header (slowloris) clients.
+  std::chrono::milliseconds header_timeout{30'000};
+  // Buffered bodies: the whole body. Streamed bodies: each read from the socket.
+  std::chrono::milliseconds body_timeout{60'000};
+  // Each response write (each chunk of a streamed one).
+  std::chrono::milliseconds write_timeout{60'000};
+  // Connections past this are closed as soon as they are accepted.
+  std::size_t max_connections = 256;
+  // Threads for kWorker handlers (and authentication of their routes).
+  std::size_t worker_threads = 4;
+  // Streamed responses in progress (each holds a thread); one more is answered 503.
+  std::size_t max_streaming_responses = 16;
+  // Bytes buffered between the socket and a streaming handler or producer, per connection.
+  std::size_t stream_buffer_bytes = 1 << 20;
+};
+
+// Built with designated initializers: {.address = "127.0.0.1", .port = 0, .tls = {...}}.
+struct TcpListenerOptions {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 8443;  // 0: any free port (see Server::tcp_port)
+  crypto::ServerTlsSettings tls;
+};
+
+struct UnixListenerOptions {
+  std::string path;  // a stale socket at this path is replaced; any other file is an error
+  // Peers other than root (uid 0) are refused unless listed here.
+  std::vector<std::uint32_t> allowed_uids;
+};
+
+struct ServerOptions {
+  std::optional<TcpListenerOptions> tcp;
+  std::optional<UnixListenerOptions> unix_socket;
+  ServerLimits limits;
+  std::size_t io_threads = 1;
+};
+
+class Server {
+ public:
+  // Validates the options and builds the TLS context; binds nothing yet. A router with
+  // non-public routes needs an authenticator. `authorizer` may be null (authentication alone
+  // then guards every non-public route).
+  static Result<std::unique_ptr<Server>> Create(ServerOptions options, Router router,
+                                                std::shared_ptr<Authenticator> authenticator,
+                                                std::shared_ptr<Authorizer> authorizer);
+  ~Server();  // Stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listeners (the Unix socket with mode 0600) and starts serving on background
+  // threads. kUnavailable when an address is taken or a path cannot be bound.
+  Status Start();
+  // Stops accepting, closes every connection, waits for running handlers and producers to
+  // return, then joins all threads. Must not be called from a handler. Idempotent.
+  void Stop();
+
+  // The bound TCP port (useful with port 0); 0 before Start or without a TCP listener.
+  std::uint16_t tcp_port() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fogkeep::net

@@ -1,0 +1,56 @@
+// Bearer-token authentication for fogkeepd until full access control lands.
+//
+// Tokens are 32 random bytes, base64url without padding, shown once when created. The node
+// keeps only their SHA-256 (data-dir/tokens, mode 0600, one "<sha256-hex> <role> <created>"
+// line per token), so a stolen file yields no usable credential. Requests prove themselves with
+// "Authorization: Bearer <token>"; the presented token's hash is compared in constant time with
+// every stored one. Root on the Unix socket (SO_PEERCRED uid 0) is trusted as admin without a
+// token: it already owns the node.
+#pragma once
+
+#include <sys/types.h>
+
+#include <ctime>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "net/router.h"
+
+namespace fogkeep::node {
+
+// The roles a token may carry (the access-control matrix will give them meaning).
+bool IsKnownRole(std::string_view role);
+
+// Creates a token for `role`, appends its hash to `tokens_file` (created 0600 when missing)
+// and returns the token. The token itself is stored nowhere.
+Result<std::string> CreateToken(const std::string& tokens_file, std::string_view role);
+
+class TokenAuthenticator : public net::Authenticator {
+ public:
+  explicit TokenAuthenticator(std::string tokens_file);
+
+  // A missing file means no tokens (only root on the Unix socket gets in). The file is re-read
+  // when it changes, so tokens created while fogkeepd runs work at once.
+  Result<net::Principal> Authenticate(const net::Request& request) override;
+
+ private:
+  struct Entry {
+    std::string hash;  // raw SHA-256 of the token
+    std::string role;
+  };
+  Status ReloadIfChangedLocked();
+
+  const std::string tokens_file_;
+
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::vector<Entry> entries_;
+  struct timespec loaded_mtime_ {};
+  ino_t loaded_inode_ = 0;
+  bool loaded_ = false;
+};
+
+}  // namespace fogkeep::node

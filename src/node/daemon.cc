@@ -1,0 +1,314 @@
+#include "node/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/yaml.h"
+#include "crypto/keys.h"
+#include "crypto/x509.h"
+#include "net/server.h"
+#include "node/api.h"
+#include "node/apps.h"
+#include "node/auth_token.h"
+
+namespace fogkeep::node {
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+std::string TokensFile(const std::string& data_dir) { return data_dir + "/tokens"; }
+std::string AddrFile(const std::string& data_dir) { return data_dir + "/fogkeepd.addr"; }
+
+bool Disabled(const std::string& value) { return value.empty() || value == "none"; }
+
+int Failed(const Error& error) {
+  std::string line = error.message();
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::cerr << "fogkeepd: " << line << "\n";
+  return 1;
+}
+
+Result<std::uint64_t> ParseUnsigned(std::string_view text, std::string_view what) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Fail(
+        ErrorCode::kInvalidInput,
+        std::string(what) + " must be a non-negative integer, not \"" + std::string(text) + "\"");
+  }
+  return value;
+}
+
+Status CheckConfig(const DaemonConfig& c) {
+  if (c.data_dir.empty()) return Fail(ErrorCode::kInvalidInput, "data-dir must not be empty");
+  if (c.runtime != "runc" && c.runtime != "crun") {
+    return Fail(ErrorCode::kInvalidInput, "runtime must be runc or crun, not " + c.runtime);
+  }
+  if (c.max_upload_mb == 0 || c.max_upload_mb > (1u << 20)) {
+    return Fail(ErrorCode::kInvalidInput, "max-upload-mb must be between 1 and 1048576");
+  }
+  log::Level level;
+  if (!log::ParseLevel(c.log_level, &level)) {
+    return Fail(ErrorCode::kInvalidInput, "log-level must be debug, info, warn, error or off");
+  }
+  if (!Disabled(c.listen)) FK_TRY(ParseListenAddress(c.listen));
+  return {};
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards, so
+// that only sigwait() below sees them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+}  // namespace
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Fail(ErrorCode::kInvalidInput,
+                "listen address must be host:port, not \"" + std::string(text) + "\"");
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::uint64_t port = FK_TRY(ParseUnsigned(text.substr(colon + 1), "listen port"));
+  if (port > 65535) return Fail(ErrorCode::kInvalidInput, "listen port must be at most 65535");
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config) {
+  const std::string text = FK_TRY_CTX(fs::ReadFile(path, 1 << 20), path);
+  const yaml::Node root = FK_TRY_CTX(yaml::Parse(text), path);
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) return Fail(ErrorCode::kInvalidInput, path + ": must be a mapping");
+  for (const auto& [key, value] : root.entries()) {
+    const std::string where = path + ":" + std::to_string(value.line()) + ": " + key;
+    if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
+    const std::string& v = value.scalar();
+    if (key == "data-dir") {
+      config.data_dir = v;
+    } else if (key == "listen") {
+      config.listen = v;
+    } else if (key == "socket") {
+      config.socket = v;
+    } else if (key == "runtime") {
+      config.runtime = v;
+    } else if (key == "shim") {
+      config.shim = v;
+    } else if (key == "max-upload-mb") {
+      config.max_upload_mb = FK_TRY_CTX(ParseUnsigned(v, "max-upload-mb"), where);
+    } else if (key == "log-level") {
+      config.log_level = v;
+    } else {
+      return Fail(ErrorCode::kInvalidInput, where + ": unknown key");
+    }
+  }
+  return config;
+}
+
+Result<crypto::TlsIdentity> EnsureNodeIdentity(const std::string& data_dir) {
+  const std::string dir = data_dir + "/tls";
+  const std::string key_path = dir + "/node.key";
+  const std::string cert_path = dir + "/node.pem";
+  if (access(key_path.c_str(), F_OK) == 0 && access(cert_path.c_str(), F_OK) == 0) {
+    crypto::PrivateKey key = FK_TRY_CTX(crypto::PrivateKey::Load(key_path), key_path);
+    auto chain =
+        FK_TRY_CTX(crypto::Certificate::BundleFromPem(FK_TRY(fs::ReadFile(cert_path))), cert_path);
+    return crypto::TlsIdentity{std::move(key), std::move(chain)};
+  }
+  FK_TRY(fs::MakeDirs(dir, 0700));
+  crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256));
+  crypto::IssueOptions options;
+  const std::string host = HostName();
+  options.common_name = host.empty() ? "fogkeep node" : host;
+  options.lifetime = std::chrono::hours(24 * 825);
+  options.extended_key_usages = {crypto::ExtendedKeyUsage::kServerAuth};
+  options.ip_addresses = {"127.0.0.1", "::1"};
+  options.dns_names = {"localhost"};
+  if (!host.empty() && host != "localhost") options.dns_names.push_back(host);
+  crypto::Certificate cert = FK_TRY_CTX(
+      crypto::IssueCertificate(key.Public(), options, nullptr, key), "issue node certificate");
+  // The key first: a certificate without its key would be taken as complete next time.
+  FK_TRY_CTX(key.Save(key_path), key_path);
+  FK_TRY_CTX(fs::WriteFileAtomic(cert_path, cert.ToPem(), 0644), cert_path);
+  log::Info("generated a self-signed node certificate in {}", cert_path);
+  return crypto::TlsIdentity{std::move(key), {std::move(cert)}};
+}
+
+int Serve(const DaemonConfig& config) {
+  if (Status ok = CheckConfig(config); !ok) return Failed(ok.error());
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(config.log_level, &level);
+  log::SetLevel(level);
+  const sigset_t stop_signals = BlockStopSignals();
+
+  if (Status made = fs::MakeDirs(config.data_dir, 0711); !made) {
+    return Failed(made.error().With("data dir " + config.data_dir));
+  }
+  Result<crypto::TlsIdentity> identity = EnsureNodeIdentity(config.data_dir);
+  if (!identity) return Failed(identity.error());
+
+  AppsConfig apps_config;
+  apps_config.data_dir = config.data_dir;
+  apps_config.shim_binary = config.shim;
+  apps_config.runtime = config.runtime;
+  Result<std::unique_ptr<Apps>> opened = Apps::Open(std::move(apps_config));
+  if (!opened) return Failed(opened.error().With("open app service"));
+  std::shared_ptr<AppService> apps = std::move(*opened);
+
+  net::Router router;
+  ApiOptions api_options;
+  api_options.max_upload_bytes = config.max_upload_mb << 20;
+  api_options.version = std::string(kVersion);
+  if (Status registered = RegisterNodeApi(router, apps, api_options); !registered) {
+    return Failed(registered.error());
+  }
+
+  net::ServerOptions options;
+  options.io_threads = 1;
+  options.limits.worker_threads = 4;  // started on demand: idle costs nothing
+  std::optional<ListenAddress> listen;
+  if (!Disabled(config.listen)) {
+    listen = *ParseListenAddress(config.listen);
+    options.tcp = net::TcpListenerOptions{
+        .address = listen->host, .port = listen->port, .tls = {.identity = *identity}};
+  }
+  if (!Disabled(config.socket)) {
+    const std::string parent = std::filesystem::path(config.socket).parent_path().string();
+    if (!parent.empty()) {
+      if (Status made = fs::MakeDirs(parent, 0755); !made) return Failed(made.error());
+    }
+    options.unix_socket = net::UnixListenerOptions{.path = config.socket};
+  }
+  if (!options.tcp && !options.unix_socket) {
+    return Failed(Error(ErrorCode::kInvalidInput, "neither --listen nor --socket is enabled"));
+  }
+  auto authenticator = std::make_shared<TokenAuthenticator>(TokensFile(config.data_dir));
+  Result<std::unique_ptr<net::Server>> server =
+      net::Server::Create(std::move(options), std::move(router), authenticator, nullptr);
+  if (!server) return Failed(server.error());
+  if (Status started = (*server)->Start(); !started) return Failed(started.error());
+
+  std::string address;
+  if (listen) {
+    const bool v6 = listen->host.find(':') != std::string::npos;
+    address = "https://" + (v6 ? "[" + listen->host + "]" : listen->host) + ":" +
+              std::to_string((*server)->tcp_port());
+    std::cout << "fogkeepd: listening on " << address << "\n";
+    std::cout << "fogkeepd: node certificate sha256 " << identity->chain.front().Fingerprint()
+              << " (" << config.data_dir << "/tls/node.pem)\n";
+  }
+  if (!Disabled(config.socket)) std::cout << "fogkeepd: local socket " << config.socket << "\n";
+  std::cout.flush();
+  if (!address.empty()) {
+    if (Status written = fs::WriteFileAtomic(AddrFile(config.data_dir), address + "\n", 0644);
+        !written) {
+      log::Warn("cannot write {}: {}", AddrFile(config.data_dir), written.error().message());
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log::Info("{}: stopping (apps keep running)", strsignal(signal_number));
+  (*server)->Stop();
+  server->reset();
+  apps.reset();
+  unlink(AddrFile(config.data_dir).c_str());
+  return 0;
+}
+
+int DaemonMain(int argc, char** argv) {
+  CLI::App app{
+      "fogkeepd: the fogkeep node agent. Serves the node API over HTTPS and a root-only Unix\n"
+      "socket, and runs signed apps in isolated OCI containers under fogkeep-shim.\n",
+      "fogkeepd"};
+  app.set_version_flag("--version", "fogkeepd " + std::string(kVersion));
+  // Subcommands (created below) inherit this: `fogkeepd token create --data-dir D` works.
+  app.fallthrough();
+  std::string config_path;
+  DaemonConfig flags;
+  app.add_option("--config", config_path, "YAML config file (keys as the flags below)");
+  auto* data_dir =
+      app.add_option("--data-dir", flags.data_dir, "State directory")->capture_default_str();
+  auto* listen =
+      app.add_option("--listen", flags.listen, "HTTPS listen address host:port (port 0: any)")
+          ->capture_default_str();
+  auto* socket =
+      app.add_option("--socket", flags.socket, "Root-only Unix socket path")->capture_default_str();
+  auto* runtime = app.add_option("--runtime", flags.runtime, "OCI runtime: runc or crun")
+                      ->capture_default_str();
+  auto* shim =
+      app.add_option("--shim", flags.shim, "fogkeep-shim binary (default: next to fogkeepd)");
+  auto* max_upload =
+      app.add_option("--max-upload-mb", flags.max_upload_mb, "Largest package upload, MiB")
+          ->capture_default_str();
+  auto* log_level =
+      app.add_option("--log-level", flags.log_level, "debug, info, warn, error or off")
+          ->capture_default_str();
+
+  // Flags > file > defaults: the file overlays the defaults, then flags given explicitly win.
+  auto resolve = [&]() -> Result<DaemonConfig> {
+    DaemonConfig config;
+    if (!config_path.empty()) config = FK_TRY(ApplyConfigFile(config_path, config));
+    if (data_dir->count() > 0) config.data_dir = flags.data_dir;
+    if (listen->count() > 0) config.listen = flags.listen;
+    if (socket->count() > 0) config.socket = flags.socket;
+    if (runtime->count() > 0) config.runtime = flags.runtime;
+    if (shim->count() > 0) config.shim = flags.shim;
+    if (max_upload->count() > 0) config.max_upload_mb = flags.max_upload_mb;
+    if (log_level->count() > 0) config.log_level = flags.log_level;
+    return config;
+  };
+
+  app.add_subcommand("serve", "Serve the node API (the default)");
+  auto* token = app.add_subcommand("token", "Manage API bearer tokens")->require_subcommand(1);
+  auto* create = token->add_subcommand("create", "Create a token; prints it once");
+  std::string role;
+  create->add_option("--role", role, "admin, app-manager, network-manager or auditor")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  Result<DaemonConfig> config = resolve();
+  if (!config) return Failed(config.error());
+  if (create->parsed()) {
+    if (Status made = fs::MakeDirs(config->data_dir, 0711); !made) return Failed(made.error());
+    Result<std::string> created = CreateToken(TokensFile(config->data_dir), role);
+    if (!created) return Failed(created.error());
+    std::cout << *created << "\n";
+    std::cerr << "fogkeepd: token for role " << role
+              << " created; it is shown only now (only its SHA-256 is stored)\n";
+    return 0;
+  }
+  return Serve(*config);
+}
+
+}  // namespace fogkeep::node

@@ -1,0 +1,53 @@
+// fogkeepd: configuration, the node's TLS identity, and the serve loop that wires the app
+// service to the HTTP API on the HTTPS and Unix listeners.
+//
+// Configuration precedence: command-line flags > config file (YAML) > built-in defaults.
+// On SIGTERM or SIGINT the listeners stop and fogkeepd exits; apps keep running under their
+// shims and are reattached at the next start.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "crypto/tls.h"
+
+namespace fogkeep::node {
+
+struct DaemonConfig {
+  std::string data_dir = "/var/lib/fogkeep";
+  // "host:port" or "[v6]:port"; port 0 binds any free port. "" or "none": no HTTPS listener.
+  std::string listen = "0.0.0.0:8443";
+  // The root-only local socket. "" or "none": no Unix listener.
+  std::string socket = "/run/fogkeep/fogkeepd.sock";
+  std::string runtime = "runc";  // runc | crun
+  std::string shim;              // "": fogkeep-shim next to fogkeepd
+  std::uint64_t max_upload_mb = 512;
+  std::string log_level = "info";
+};
+
+// Overlays the keys of a YAML config file on `config`. Keys are the flag names:
+// data-dir, listen, socket, runtime, shim, max-upload-mb, log-level. Unknown keys are
+// kInvalidInput (a typo must not silently fall back to a default).
+Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
+
+// The node's HTTPS identity from data-dir/tls/node.{key,pem}. When absent (the node is not
+// enrolled yet), generates a self-signed ECDSA P-256 serverAuth certificate for 127.0.0.1,
+// localhost and the host name, the key written 0600 before the certificate.
+Result<crypto::TlsIdentity> EnsureNodeIdentity(const std::string& data_dir);
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+// Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
+int Serve(const DaemonConfig& config);
+
+// main() of fogkeepd: `fogkeepd [serve] [flags]`, `fogkeepd token create --role R`.
+// Exit codes: 0 success, 1 failure (reason on stderr), 2 usage error.
+int DaemonMain(int argc, char** argv);
+
+}  // namespace fogkeep::node

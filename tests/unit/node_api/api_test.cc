@@ -1,0 +1,545 @@
+// The node HTTP API driven through a real net::Server on 127.0.0.1:0 (and its Unix socket),
+// with FakeAppService standing in for the app registry: routing, status codes, JSON shapes,
+// token authentication, upload limits, streamed uploads and log following.
+#include "node/api.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "api/node.h"
+#include "core/fs.h"
+#include "crypto/hash.h"
+#include "net/client.h"
+#include "net/server.h"
+#include "node/auth_token.h"
+#include "support/support.h"
+#include "unit/net/net_test_util.h"
+
+namespace fogkeep::node {
+namespace {
+
+using net::Client;
+using net::Headers;
+using net::Method;
+using net::Response;
+using net::test::Must;
+
+constexpr std::uint64_t kUploadLimit = 4 << 20;
+
+// A test double of the app registry: apps live in a map, installs consume and hash the
+// package stream, and every call is recorded so tests can see what reached the service.
+class FakeAppService : public AppService {
+ public:
+  Result<AppInfo> Install(package::ByteSource& package, const InstallOptions& options) override {
+    crypto::Digest digest;
+    std::uint64_t total = 0;
+    char buf[16384];
+    for (;;) {
+      std::size_t n = FK_TRY(package.Read(buf, sizeof(buf)));
+      if (n == 0) break;
+      digest.Update(buf, n);
+      total += n;
+    }
+    std::lock_guard lock(mu_);
+    last_upload_sha256_ = digest.HexFinal();
+    last_upload_bytes_ = total;
+    AppInfo app;
+    app.id = options.app_id.empty() ? "hello" : options.app_id;
+    if (apps_.contains(app.id)) return Fail(ErrorCode::kConflict, "app " + app.id + " exists");
+    app.name = "hello";
+    app.version = "1.0";
+    app.type = "docker";
+    app.profile = "c1.tiny";
+    app.memory_mb = 32;
+    app.cpu_units = 100;
+    app.network = "none";
+    app.ports = {"tcp/8080"};
+    apps_[app.id] = app;
+    return app;
+  }
+  Result<AppInfo> Upgrade(const std::string& id, package::ByteSource& package) override {
+    char buf[4096];
+    while (FK_TRY(package.Read(buf, sizeof(buf))) > 0) {
+    }
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(id);
+    if (it == apps_.end()) return Fail(ErrorCode::kNotFound, "no app " + id);
+    it->second.version = "2.0";
+    return it->second;
+  }
+  Result<AppInfo> Apply(const std::string& id, AppAction action) override {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(id);
+    if (it == apps_.end()) return Fail(ErrorCode::kNotFound, "no app " + id);
+    it->second.state = FK_TRY(Transition(it->second.state, action));
+    actions_.push_back(std::string(AppActionName(action)) + " " + id);
+    return it->second;
+  }
+  Status Uninstall(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    if (apps_.erase(id) == 0) return Fail(ErrorCode::kNotFound, "no app " + id);
+    return {};
+  }
+  Result<std::vector<AppInfo>> List() override {
+    std::lock_guard lock(mu_);
+    std::vector<AppInfo> out;
+    for (const auto& [id, app] : apps_) out.push_back(app);
+    return out;
+  }
+  Result<AppInfo> Get(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(id);
+    if (it == apps_.end()) return Fail(ErrorCode::kNotFound, "no app " + id);
+    return it->second;
+  }
+  Result<std::string> Logs(const std::string& id, std::size_t tail_lines) override {
+    std::lock_guard lock(mu_);
+    if (!apps_.contains(id)) return Fail(ErrorCode::kNotFound, "no app " + id);
+    last_tail_ = tail_lines;
+    return logs_[id];
+  }
+  Result<AppMetrics> Metrics(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(id);
+    if (it == apps_.end()) return Fail(ErrorCode::kNotFound, "no app " + id);
+    return AppMetrics{.id = id,
+                      .state = it->second.state,
+                      .cpu_seconds = 1.5,
+                      .memory_bytes = 1048576,
+                      .memory_limit_bytes = 33554432,
+                      .pids = 3,
+                      .oom_kills = 0,
+                      .restarts = 2};
+  }
+  Result<std::string> GetConfig(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    if (!apps_.contains(id)) return Fail(ErrorCode::kNotFound, "no app " + id);
+    return configs_[id];
+  }
+  Status SetConfig(const std::string& id, const std::string& ini) override {
+    std::lock_guard lock(mu_);
+    if (!apps_.contains(id)) return Fail(ErrorCode::kNotFound, "no app " + id);
+    configs_[id] = ini;
+    return {};
+  }
+  Result<PlatformPolicy> GetPolicy() override {
+    std::lock_guard lock(mu_);
+    return policy_;
+  }
+  Status SetPolicy(const PlatformPolicy& policy) override {
+    std::lock_guard lock(mu_);
+    policy_ = policy;
+    return {};
+  }
+  Result<TrustMaterial> GetTrust() override {
+    std::lock_guard lock(mu_);
+    return trust_;
+  }
+  Status SetTrust(const TrustMaterial& trust) override {
+    for (const auto& pem : trust.anchors) {
+      if (pem.find("BEGIN CERTIFICATE") == std::string::npos) {
+        return Fail(ErrorCode::kInvalidInput, "anchor is not a PEM certificate");
+      }
+    }
+    std::lock_guard lock(mu_);
+    trust_ = trust;
+    return {};
+  }
+
+  // Test controls.
+  void AddApp(const std::string& id, AppState state) {
+    std::lock_guard lock(mu_);
+    AppInfo app;
+    app.id = id;
+    app.name = id;
+    app.version = "1.0";
+    app.state = state;
+    apps_[id] = app;
+  }
+  void AppendLog(const std::string& id, const std::string& text) {
+    std::lock_guard lock(mu_);
+    logs_[id] += text;
+  }
+  std::string last_upload_sha256() {
+    std::lock_guard lock(mu_);
+    return last_upload_sha256_;
+  }
+  std::uint64_t last_upload_bytes() {
+    std::lock_guard lock(mu_);
+    return last_upload_bytes_;
+  }
+  std::vector<std::string> actions() {
+    std::lock_guard lock(mu_);
+    return actions_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, AppInfo> apps_;
+  std::map<std::string, std::string> logs_;
+  std::map<std::string, std::string> configs_;
+  PlatformPolicy policy_;
+  TrustMaterial trust_;
+  std::vector<std::string> actions_;
+  std::string last_upload_sha256_;
+  std::uint64_t last_upload_bytes_ = 0;
+  std::size_t last_tail_ = 0;
+};
+
+// A body of `size` pseudo-random bytes produced in odd-sized pieces, with no length known in
+// advance (so the client sends it chunked).
+class PatternBody : public net::BodySource {
+ public:
+  explicit PatternBody(std::size_t size) : remaining_(size) {}
+  Result<std::size_t> Read(char* buf, std::size_t size) override {
+    std::size_t n = std::min({size, remaining_, std::size_t{7777}});
+    for (std::size_t i = 0; i < n; ++i) {
+      state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+      buf[i] = static_cast<char>(state_ >> 56);
+    }
+    digest_.Update(buf, n);
+    remaining_ -= n;
+    return n;
+  }
+  std::string HexDigest() { return digest_.HexFinal(); }
+
+ private:
+  std::size_t remaining_;
+  std::uint64_t state_ = 42;
+  crypto::Digest digest_;
+};
+
+class NodeApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ca_ = new net::test::Issued(net::test::MakeCa("node api test CA"));
+    server_cert_ = new net::test::Issued(
+        net::test::MakeLeaf(*ca_, "node", crypto::ExtendedKeyUsage::kServerAuth));
+  }
+
+  void SetUp() override {
+    token_ = Must(CreateToken(dir_ / "tokens", "admin"), "token");
+    net::Router router;
+    ApiOptions options;
+    options.max_upload_bytes = kUploadLimit;
+    options.log_poll_interval = std::chrono::milliseconds(20);
+    Must(RegisterNodeApi(router, apps_, options), "register");
+    net::ServerOptions server_options;
+    server_options.tcp = net::TcpListenerOptions{
+        .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
+    server_options.unix_socket = net::UnixListenerOptions{.path = dir_ / "api.sock"};
+    server_ =
+        Must(net::Server::Create(std::move(server_options), std::move(router),
+                                 std::make_shared<TokenAuthenticator>(dir_ / "tokens"), nullptr),
+             "server");
+    Must(server_->Start(), "start");
+  }
+  void TearDown() override { server_->Stop(); }
+
+  std::unique_ptr<Client> Https() {
+    net::ClientTlsOptions tls;
+    tls.trust = net::test::TrustOnly(ca_->cert);
+    return Must(Client::Https("127.0.0.1", server_->tcp_port(), std::move(tls)), "client");
+  }
+  Headers Auth(std::string_view token = "") const {
+    Headers h;
+    h.Set("Authorization", "Bearer " + std::string(token.empty() ? token_ : token));
+    return h;
+  }
+  Response Call(Method method, std::string_view target, std::string_view body = {}) {
+    return Must(Https()->Request(method, target, Auth(), body), "request");
+  }
+  static boost::json::object JsonObject(const Response& r) {
+    auto parsed = api::ParseJson(r.body);
+    EXPECT_TRUE(parsed) << r.body;
+    if (!parsed || !parsed->is_object()) return {};
+    return parsed->as_object();
+  }
+  static std::string ErrorCodeOf(const Response& r) {
+    auto body = api::FromJsonText<api::ErrorBody>(r.body);
+    EXPECT_TRUE(body) << r.body;
+    return body ? body->code : "";
+  }
+
+  static inline net::test::Issued* ca_ = nullptr;
+  static inline net::test::Issued* server_cert_ = nullptr;
+  testing::TempDir dir_;
+  std::shared_ptr<FakeAppService> apps_ = std::make_shared<FakeAppService>();
+  std::unique_ptr<net::Server> server_;
+  std::string token_;
+};
+
+TEST_F(NodeApiTest, HealthIsPublic) {
+  Response r = Must(Https()->Request(Method::kGet, "/healthz"), "healthz");
+  EXPECT_EQ(r.status, 200);
+  auto health = api::FromJsonText<api::Health>(r.body);
+  ASSERT_TRUE(health) << r.body;
+  EXPECT_EQ(health->status, "ok");
+}
+
+TEST_F(NodeApiTest, TokenAuthentication) {
+  auto client = Https();
+  Response none = Must(client->Request(Method::kGet, "/api/v1/apps"), "no token");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(ErrorCodeOf(none), "unauthenticated");
+  Response wrong =
+      Must(client->Request(Method::kGet, "/api/v1/apps", Auth("not-the-token")), "wrong token");
+  EXPECT_EQ(wrong.status, 401);
+  Headers basic;
+  basic.Set("Authorization", "Basic " + token_);
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/apps", basic), "basic").status, 401);
+  Response good = Must(client->Request(Method::kGet, "/api/v1/apps", Auth()), "good token");
+  EXPECT_EQ(good.status, 200);
+  // Metrics need a token too.
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/metrics"), "metrics").status, 401);
+  // A token created while the server runs works at once.
+  std::string later = Must(CreateToken(dir_ / "tokens", "auditor"), "second token");
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/apps", Auth(later)), "later").status, 200);
+}
+
+TEST_F(NodeApiTest, TokensFileHoldsOnlyHashesAndIsPrivate) {
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "tokens").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  std::string text = Must(fs::ReadFile(dir_ / "tokens"), "read");
+  EXPECT_EQ(text.find(token_), std::string::npos);
+  EXPECT_NE(text.find(crypto::Sha256Hex(token_)), std::string::npos);
+  EXPECT_EQ(token_.size(), 43u);  // 32 bytes, base64url without padding
+  EXPECT_EQ(token_.find_first_of("+/="), std::string::npos);
+  EXPECT_FALSE(CreateToken(dir_ / "tokens", "superuser"));
+}
+
+TEST_F(NodeApiTest, RootOnTheUnixSocketIsAdminWithoutToken) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (SO_PEERCRED uid 0)";
+  auto client = Must(Client::Unix(dir_ / "api.sock"), "unix client");
+  Response r = Must(client->Request(Method::kGet, "/api/v1/apps"), "list");
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(NodeApiTest, ListAndGetShapes) {
+  apps_->AddApp("alpha", AppState::kRunning);
+  Response list = Call(Method::kGet, "/api/v1/apps");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.headers.Get("Content-Type"), "application/json");
+  auto apps = api::FromJsonText<api::AppList>(list.body);
+  ASSERT_TRUE(apps) << list.body;
+  ASSERT_EQ(apps->apps.size(), 1u);
+  EXPECT_EQ(apps->apps[0].id, "alpha");
+  EXPECT_EQ(apps->apps[0].state, "RUNNING");
+  boost::json::object raw = JsonObject(list);
+  ASSERT_TRUE(raw.contains("apps"));
+  const auto& first = raw["apps"].as_array().at(0).as_object();
+  for (const char* key :
+       {"id", "name", "version", "state", "type", "signer", "profile", "memory_mb", "cpu_units",
+        "ports", "network", "installed_at", "updated_at", "restarts", "last_exit"}) {
+    EXPECT_TRUE(first.contains(key)) << key;
+  }
+
+  Response one = Call(Method::kGet, "/api/v1/apps/alpha");
+  EXPECT_EQ(one.status, 200);
+  Response missing = Call(Method::kGet, "/api/v1/apps/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(ErrorCodeOf(missing), "not_found");
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/nothing-here").status, 404);
+  EXPECT_EQ(Call(Method::kPatch, "/api/v1/apps").status, 405);
+}
+
+TEST_F(NodeApiTest, LifecycleActionsAndIllegalTransitions) {
+  apps_->AddApp("alpha", AppState::kDeployed);
+  Response activated = Call(Method::kPost, "/api/v1/apps/alpha/activate");
+  ASSERT_EQ(activated.status, 200) << activated.body;
+  EXPECT_EQ(api::FromJsonText<api::App>(activated.body)->state, "ACTIVATED");
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/start").status, 200);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/restart").status, 200);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/stop").status, 200);
+  Response illegal = Call(Method::kPost, "/api/v1/apps/alpha/stop");
+  EXPECT_EQ(illegal.status, 409);
+  EXPECT_EQ(ErrorCodeOf(illegal), "conflict");
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/deactivate").status, 200);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/explode").status, 404);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/uninstall").status, 404);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/ghost/start").status, 404);
+  EXPECT_EQ(apps_->actions(),
+            (std::vector<std::string>{"activate alpha", "start alpha", "restart alpha",
+                                      "stop alpha", "deactivate alpha"}));
+  EXPECT_EQ(Call(Method::kDelete, "/api/v1/apps/alpha").status, 204);
+  EXPECT_EQ(Call(Method::kDelete, "/api/v1/apps/alpha").status, 404);
+}
+
+TEST_F(NodeApiTest, StreamedUploadReachesInstallByteExact) {
+  PatternBody body(3 * 1024 * 1024 + 123);
+  auto client = Https();
+  Response r =
+      Must(client->Upload(Method::kPost, "/api/v1/apps?id=streamed", Auth(), body, std::nullopt),
+           "upload");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.headers.Get("Location"), "/api/v1/apps/streamed");
+  EXPECT_EQ(api::FromJsonText<api::App>(r.body)->id, "streamed");
+  EXPECT_EQ(apps_->last_upload_bytes(), 3u * 1024 * 1024 + 123);
+  EXPECT_EQ(apps_->last_upload_sha256(), body.HexDigest());
+
+  // The same through UploadFile (Content-Length known).
+  std::string file = dir_ / "pkg.tar";
+  std::string data(1 << 20, 'x');
+  data += "tail";
+  Must(fs::WriteFileAtomic(file, data), "write");
+  Response again = Must(client->UploadFile(Method::kPost, "/api/v1/apps", Auth(), file), "file");
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(apps_->last_upload_sha256(), crypto::Sha256Hex(data));
+  // A second install under the same id conflicts.
+  Response dup = Must(client->UploadFile(Method::kPost, "/api/v1/apps", Auth(), file), "dup");
+  EXPECT_EQ(dup.status, 409);
+
+  Response upgraded = Must(
+      client->UploadFile(Method::kPost, "/api/v1/apps/hello/upgrade", Auth(), file), "upgrade");
+  EXPECT_EQ(upgraded.status, 200) << upgraded.body;
+  EXPECT_EQ(api::FromJsonText<api::App>(upgraded.body)->version, "2.0");
+}
+
+TEST_F(NodeApiTest, OversizedUploadIs413) {
+  auto client = Https();
+  PatternBody declared(kUploadLimit + 1);
+  Response r =
+      Must(client->Upload(Method::kPost, "/api/v1/apps", Auth(), declared, kUploadLimit + 1),
+           "declared");
+  EXPECT_EQ(r.status, 413);
+  PatternBody chunked(kUploadLimit + 100000);
+  Result<Response> c =
+      Https()->Upload(Method::kPost, "/api/v1/apps", Auth(), chunked, std::nullopt);
+  // The server answers 413 as soon as the chunked body passes the limit; a client still
+  // sending may instead see the connection close.
+  if (c) {
+    EXPECT_EQ(c->status, 413) << c->body;
+  }
+  EXPECT_TRUE(apps_->List()->empty());
+}
+
+TEST_F(NodeApiTest, LogsTailAndFollow) {
+  apps_->AddApp("alpha", AppState::kRunning);
+  apps_->AppendLog("alpha", "one\ntwo\nthree\n");
+  Response all = Call(Method::kGet, "/api/v1/apps/alpha/logs?tail=2");
+  EXPECT_EQ(all.status, 200);
+  EXPECT_EQ(all.body, "one\ntwo\nthree\n");  // the fake ignores tail; the service applies it
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/apps/alpha/logs?tail=x").status, 400);
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/apps/ghost/logs?follow=1").status, 404);
+
+  std::string received;
+  std::atomic<bool> appended = false;
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    apps_->AppendLog("alpha", "four\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    apps_->AppendLog("alpha", "five\n");
+    appended = true;
+  });
+  auto client = Https();
+  Result<Response> r = client->Download(
+      Method::kGet, "/api/v1/apps/alpha/logs?tail=2&follow=1", Auth(),
+      [&](std::string_view chunk) -> Status {
+        received += chunk;
+        if (received.find("five\n") != std::string::npos) {
+          return Fail(ErrorCode::kUnavailable, "seen enough");  // the client goes away
+        }
+        return {};
+      },
+      std::chrono::milliseconds(5000));
+  writer.join();
+  ASSERT_FALSE(r);  // ended by the callback
+  EXPECT_EQ(r.error().message(), "seen enough");
+  EXPECT_TRUE(appended);
+  EXPECT_EQ(received, "two\nthree\nfour\nfive\n");
+  // The server noticed the client leaving; it still serves others.
+  EXPECT_EQ(Call(Method::kGet, "/healthz").status, 200);
+}
+
+TEST_F(NodeApiTest, MetricsAndPrometheus) {
+  apps_->AddApp("alpha", AppState::kRunning);
+  Response m = Call(Method::kGet, "/api/v1/apps/alpha/metrics");
+  ASSERT_EQ(m.status, 200);
+  auto metrics = api::FromJsonText<api::AppMetrics>(m.body);
+  ASSERT_TRUE(metrics) << m.body;
+  EXPECT_EQ(metrics->pids, 3u);
+  EXPECT_EQ(metrics->state, "RUNNING");
+  EXPECT_DOUBLE_EQ(metrics->cpu_seconds, 1.5);
+
+  Response p = Call(Method::kGet, "/metrics");
+  ASSERT_EQ(p.status, 200);
+  EXPECT_NE(p.headers.Get("Content-Type")->find("version=0.0.4"), std::string::npos);
+  for (const char* line :
+       {"fogkeep_app_state{app=\"alpha\",state=\"RUNNING\"} 1",
+        "fogkeep_app_state{app=\"alpha\",state=\"STOPPED\"} 0",
+        "fogkeep_app_cpu_seconds_total{app=\"alpha\"} 1.5",
+        "fogkeep_app_memory_bytes{app=\"alpha\"} 1048576", "fogkeep_app_pids{app=\"alpha\"} 3",
+        "fogkeep_app_restarts{app=\"alpha\"} 2", "# TYPE fogkeepd_resident_memory_bytes gauge",
+        "fogkeepd_uptime_seconds "}) {
+    EXPECT_NE(p.body.find(line), std::string::npos) << line << "\n" << p.body;
+  }
+}
+
+TEST_F(NodeApiTest, ConfigRoundTrip) {
+  apps_->AddApp("alpha", AppState::kDeployed);
+  const std::string ini = "[app]\ngreeting = hi\n";
+  Response put = Call(Method::kPut, "/api/v1/apps/alpha/config", ini);
+  EXPECT_EQ(put.status, 200);
+  Response get = Call(Method::kGet, "/api/v1/apps/alpha/config");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, ini);
+  EXPECT_EQ(Call(Method::kPut, "/api/v1/apps/alpha/config", std::string(100 << 10, 'x')).status,
+            413);
+}
+
+TEST_F(NodeApiTest, PlatformPolicyAndTrust) {
+  Response get = Call(Method::kGet, "/api/v1/platform/policy");
+  ASSERT_EQ(get.status, 200);
+  auto policy = api::FromJsonText<api::PlatformPolicy>(get.body);
+  ASSERT_TRUE(policy);
+  EXPECT_TRUE(policy->require_signed);
+  EXPECT_FALSE(policy->allow_downgrade);
+
+  Response put = Call(Method::kPut, "/api/v1/platform/policy",
+                      R"({"require_signed":false,"allowed_capabilities":["NET_BIND_SERVICE"],)"
+                      R"("allow_host_network":false,"allow_downgrade":true})");
+  ASSERT_EQ(put.status, 200) << put.body;
+  auto stored = apps_->GetPolicy();
+  EXPECT_FALSE(stored->require_signed);
+  EXPECT_TRUE(stored->allow_downgrade);
+  EXPECT_EQ(stored->allowed_capabilities, std::vector<std::string>{"NET_BIND_SERVICE"});
+  EXPECT_EQ(Call(Method::kPut, "/api/v1/platform/policy", "{not json").status, 400);
+  EXPECT_EQ(Call(Method::kPut, "/api/v1/platform/policy", R"({"require_signed":"no"})").status,
+            400);
+
+  const std::string pem = ca_->cert.ToPem();
+  api::TrustMaterial trust{.anchors = {pem}, .crls = {}};
+  Response set = Call(Method::kPut, "/api/v1/platform/trust", api::ToJsonText(trust));
+  ASSERT_EQ(set.status, 200) << set.body;
+  Response got = Call(Method::kGet, "/api/v1/platform/trust");
+  auto back = api::FromJsonText<api::TrustMaterial>(got.body);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->anchors, std::vector<std::string>{pem});
+  EXPECT_EQ(Call(Method::kPut, "/api/v1/platform/trust", R"({"anchors":["junk"]})").status, 400);
+}
+
+TEST(ApiWireTest, AppRoundTripsThroughJson) {
+  api::App app{.id = "a", .name = "n", .version = "1", .state = "RUNNING", .memory_mb = 64};
+  app.last_exit = api::AppExit{.exit_code = 3, .signal = 0, .finished_at = 77};
+  auto back = api::FromJsonText<api::App>(api::ToJsonText(app));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->id, "a");
+  EXPECT_EQ(back->memory_mb, 64);
+  ASSERT_TRUE(back->last_exit);
+  EXPECT_EQ(back->last_exit->exit_code, 3);
+  EXPECT_EQ(back->last_exit->finished_at, 77);
+  EXPECT_FALSE(api::FromJsonText<api::App>(R"({"memory_mb":"lots"})"));
+  EXPECT_FALSE(api::FromJsonText<api::App>(R"({"memory_mb":99999999999})"));
+  EXPECT_FALSE(api::FromJsonText<api::App>("[1,2]"));
+  EXPECT_FALSE(api::FromJsonText<api::AppList>(R"({"apps":{}})"));
+}
+
+}  // namespace
+}  // namespace fogkeep::node
