@@ -1,7 +1,9 @@
 #include "crypto/hash.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -138,6 +140,55 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<std::string> Md5(std::string_view data) {
+  ossl::ErrorQueueScope errors;
+  // Fetched once and kept for the life of the process: a fetch per call would take the
+  // provider store's lock for every RADIUS packet. Null when no provider offers MD5.
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  if (md5 == nullptr) {
+    return ossl::FailSsl(ErrorCode::kUnavailable, "MD5 is not offered by the OpenSSL providers");
+  }
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr) ossl::Die("EVP_MD_CTX_new");
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestInit_ex2(ctx.get(), md5, nullptr) != 1 ||
+      (!data.empty() && EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1) ||
+      EVP_DigestFinal_ex(ctx.get(), out, &size) != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "MD5");
+  }
+  return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+Result<std::string> HmacMd5(std::string_view key, std::string_view data) {
+  ossl::ErrorQueueScope errors;
+  static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+  if (hmac == nullptr) {
+    return ossl::FailSsl(ErrorCode::kUnavailable, "HMAC is not offered by the OpenSSL providers");
+  }
+  std::unique_ptr<EVP_MAC_CTX, ossl::Free<EVP_MAC_CTX_free>> ctx(EVP_MAC_CTX_new(hmac));
+  if (ctx == nullptr) ossl::Die("EVP_MAC_CTX_new");
+  char digest[] = "MD5";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  // A null key pointer would mean "keep the previous key"; an empty key is a valid key.
+  static const unsigned char kNoKey = 0;
+  const auto* key_bytes =
+      key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+  if (EVP_MAC_init(ctx.get(), key_bytes, key.size(), params) != 1) {
+    return ossl::FailSsl(ErrorCode::kUnavailable,
+                         "HMAC-MD5 is not offered by the OpenSSL providers");
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  std::size_t size = 0;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  if ((!data.empty() && EVP_MAC_update(ctx.get(), bytes, data.size()) != 1) ||
+      EVP_MAC_final(ctx.get(), out, &size, sizeof(out)) != 1) {
+    return ossl::FailSsl(ErrorCode::kInternal, "HMAC-MD5");
+  }
+  return std::string(reinterpret_cast<const char*>(out), size);
 }
 
 std::string RandomBytes(std::size_t n) {

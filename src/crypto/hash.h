@@ -36,6 +36,12 @@ std::string Base64Encode(std::string_view bytes);  // one line, no newlines
 Result<std::string> Base64Decode(std::string_view text);
 // Constant-time equality of two byte strings (lengths may leak).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// MD5 (RFC 1321) and HMAC-MD5 (RFC 2104), 16 raw bytes each. Only for protocols that mandate
+// them (RADIUS authenticators, RFC 2865 and RFC 3579); never for anything fogkeep designs.
+// kUnavailable when the loaded OpenSSL providers offer no MD5 (a FIPS-only configuration).
+Result<std::string> Md5(std::string_view data);
+Result<std::string> HmacMd5(std::string_view key, std::string_view data);
 // Cryptographically secure random bytes.
 std::string RandomBytes(std::size_t n);
 

@@ -146,5 +146,48 @@ TEST(RandomBytesTest, ReturnsRequestedLengthAndVaries) {
   EXPECT_EQ(RandomBytes(100000).size(), 100000u);
 }
 
+TEST(Md5Test, Rfc1321Vectors) {
+  const std::pair<std::string, const char*> kVectors[] = {
+      {"", "d41d8cd98f00b204e9800998ecf8427e"},
+      {"a", "0cc175b9c0f1b6a831c399e269772661"},
+      {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+      {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+      {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+       "57edf4a22be3c955ac49da2e2107b67a"},
+  };
+  for (const auto& [input, hex] : kVectors) {
+    auto digest = Md5(input);
+    ASSERT_TRUE(digest) << digest.error().message();
+    EXPECT_EQ(ToHex(*digest), hex) << input;
+  }
+}
+
+TEST(HmacMd5Test, Rfc2202Vectors) {
+  struct Vector {
+    std::string key;
+    std::string data;
+    const char* hex;
+  };
+  const Vector kVectors[] = {
+      {std::string(16, '\x0b'), "Hi There", "9294727a3638bb1c13f48ef8158bfc9d"},
+      {"Jefe", "what do ya want for nothing?", "750c783e6ab0b503eaa86e310a5db738"},
+      {std::string(16, '\xaa'), std::string(50, '\xdd'), "56be34521d144c88dbb8c733f0e8b3f6"},
+      // A key longer than the block size is hashed first.
+      {std::string(80, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First",
+       "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"},
+  };
+  for (const auto& vector : kVectors) {
+    auto mac = HmacMd5(vector.key, vector.data);
+    ASSERT_TRUE(mac) << mac.error().message();
+    EXPECT_EQ(ToHex(*mac), vector.hex) << vector.data;
+  }
+}
+
+TEST(HmacMd5Test, EmptyKeyAndDataAreValid) {
+  auto mac = HmacMd5("", "");
+  ASSERT_TRUE(mac) << mac.error().message();
+  EXPECT_EQ(ToHex(*mac), "74e6f7298a9c2d168935f58c001bad88");
+}
+
 }  // namespace
 }  // namespace fogkeep::crypto

@@ -1,0 +1,71 @@
+// The one access-control matrix of fogkeep: which role holds which permission.
+//
+// Every API route names the permission it needs; the HTTP layer asks RoleHolds() and nothing
+// else, so this table is the whole policy. Roles and permissions are plain strings on the wire
+// (tokens, the audit log, RADIUS/PAM role mappings) and constants here.
+//
+//   admin            every permission, including any not listed below
+//   app-manager      install, upgrade, start/stop, validate and monitor apps; the apps' secure
+//                    storage; sees platform settings and networks (to attach apps to them)
+//   network-manager  node provisioning: interfaces and networks, platform settings (trust,
+//                    policy), enrollment, platform start/stop, platform logs; sees apps
+//   auditor          read-only: everything that is *.read except the apps' secure storage
+//                    (secrets are not evidence), including the audit log and the user list
+//
+// A permission that no row names belongs to admin alone, so a route added with a new
+// permission is closed to everyone else until the matrix says otherwise.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace fogkeep::auth {
+
+inline constexpr std::string_view kRoleAdmin = "admin";
+inline constexpr std::string_view kRoleAppManager = "app-manager";
+inline constexpr std::string_view kRoleNetworkManager = "network-manager";
+inline constexpr std::string_view kRoleAuditor = "auditor";
+
+// The names node/api.h already uses keep their meaning.
+inline constexpr std::string_view kPermissionAppsRead = "apps.read";
+inline constexpr std::string_view kPermissionAppsWrite = "apps.write";
+inline constexpr std::string_view kPermissionStorageRead = "storage.read";
+inline constexpr std::string_view kPermissionStorageWrite = "storage.write";
+inline constexpr std::string_view kPermissionMetricsRead = "metrics.read";
+inline constexpr std::string_view kPermissionPlatformRead = "platform.read";
+inline constexpr std::string_view kPermissionPlatformWrite = "platform.write";
+inline constexpr std::string_view kPermissionNetworkRead = "network.read";
+inline constexpr std::string_view kPermissionNetworkWrite = "network.write";
+inline constexpr std::string_view kPermissionEnroll = "enroll";
+inline constexpr std::string_view kPermissionLogsRead = "logs.read";
+inline constexpr std::string_view kPermissionAuditRead = "audit.read";
+inline constexpr std::string_view kPermissionUsersRead = "users.read";
+inline constexpr std::string_view kPermissionUsersManage = "users.manage";
+inline constexpr std::string_view kPermissionSessionsManage = "sessions.manage";
+
+// A permission and what it lets its holder do (one line, for the README table and `--help`).
+struct PermissionInfo {
+  std::string_view name;
+  std::string_view description;
+};
+
+// The four roles, admin first.
+std::span<const std::string_view> AllRoles();
+// Every permission the matrix names, in table order.
+std::span<const PermissionInfo> AllPermissions();
+
+bool IsKnownRole(std::string_view role);
+bool IsKnownPermission(std::string_view permission);
+
+// Whether `role` holds `permission`. admin holds every permission, known or not; other roles
+// hold only what their row names; an unknown or empty role holds nothing, and nobody holds the
+// empty permission except admin.
+bool RoleHolds(std::string_view role, std::string_view permission);
+
+// The matrix as a GitHub Markdown table: one row per permission (name, description) and one
+// column per role with "✓" where the role holds it. Ends with a newline. The README carries
+// this text verbatim, and a test compares the two.
+std::string PermissionMatrixMarkdown();
+
+}  // namespace fogkeep::auth
