@@ -11,9 +11,10 @@ packages=(
   # libraries
   libssl-dev openssl libyaml-cpp-dev libarchive-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+  libargon2-dev libpam0g-dev libpam-pwdfile argon2  # auth (PAM tests: pam_pwdfile; bench: argon2)
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  busybox-static jq zstd gzip tar xz-utils umoci skopeo hyperfine
+  busybox-static jq zstd gzip tar xz-utils umoci skopeo hyperfine nginx wrk freeradius freeradius-utils
   # container runtime (node agent)
   runc crun containernetworking-plugins iproute2 iptables
 )

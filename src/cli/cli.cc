@@ -24,6 +24,7 @@ int Run(int argc, char** argv) {
   AddPackageCommands(app);
   AddAppCommands(app);
   AddNodeCommands(app);
+  AddAuditCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -151,6 +151,14 @@ Status NodeClient::Follow(std::string_view target,
   return CheckStatus(response);
 }
 
+Result<net::Response> NodeClient::Download(
+    std::string_view target, const std::function<Status(std::string_view)>& on_chunk) {
+  net::Response response = FK_TRY(client_->Download(net::Method::kGet, target, BaseHeaders(),
+                                                    on_chunk, std::chrono::seconds(60)));
+  FK_TRY(CheckStatus(response));
+  return response;
+}
+
 std::string EncodeComponent(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

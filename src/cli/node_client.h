@@ -47,6 +47,10 @@ class NodeClient {
                                    const std::string& path);
   // Passes the response body to `on_chunk` as it arrives, until the server ends it.
   Status Follow(std::string_view target, const std::function<Status(std::string_view)>& on_chunk);
+  // The same for a body of any size that ends by itself (each read bounded by the client's
+  // timeout); returns the response with its headers and an empty body.
+  Result<net::Response> Download(std::string_view target,
+                                 const std::function<Status(std::string_view)>& on_chunk);
 
  private:
   NodeClient(std::unique_ptr<net::Client> client, std::string token)

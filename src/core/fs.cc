@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -149,7 +151,8 @@ Status CommitFile(const std::string& tmp, const std::string& path) {
   return FsyncDir(DirName(path));
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                       Durability durability) {
   std::string tmp = path + ".tmp." + RandomSuffix();
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd.valid()) return FailErrno("create " + tmp, errno);
@@ -161,13 +164,14 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   if (::fchmod(fd.get(), mode) != 0)
     return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("chmod " + tmp, errno)));
   if (auto st = WriteAll(fd.get(), data); !st) return cleanup_fail(st.error().With(tmp));
-  if (::fsync(fd.get()) != 0)
+  const bool durable = durability == Durability::kDurable;
+  if (durable && ::fsync(fd.get()) != 0)
     return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("fsync " + tmp, errno)));
   fd.Reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return cleanup_fail(Error(ErrorCode::kUnavailable, ErrnoMessage("rename to " + path, errno)));
   }
-  return FsyncDir(DirName(path));
+  return durable ? FsyncDir(DirName(path)) : Status{};
 }
 
 Status MakeDirs(const std::string& path, mode_t mode) {
@@ -187,6 +191,31 @@ Status MakeDirs(const std::string& path, mode_t mode) {
   if (!S_ISDIR(st.st_mode))
     return Fail(ErrorCode::kConflict, path + " exists and is not a directory");
   return {};
+}
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return out;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") out.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<UniqueFd> LockExclusive(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return FailErrno("open " + path, errno);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Fail(ErrorCode::kConflict, path + " is locked by another process");
+    }
+    return FailErrno("flock " + path, errno);
+  }
+  return fd;
 }
 
 Result<std::string> MakeTempDir(const std::string& parent, std::string_view prefix) {

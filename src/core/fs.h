@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
@@ -48,10 +49,18 @@ Result<UniqueFd> OpenDir(const std::string& path);
 // Reads a whole file, refusing one larger than `max_bytes` with kLimit.
 Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes = 64 << 20);
 
+// Whether an atomic write must also survive a power cut. kDurable fsyncs the file before the
+// rename and the directory after it. kAtomicOnly skips both, for files rebuilt from durable
+// state before every use (a container's config.json, a pid file): readers and a crashing
+// process still see the old file or the new one, but after a power cut the file may hold
+// either, or (depending on the file system) nothing.
+enum class Durability { kDurable, kAtomicOnly };
+
 // Writes `data` to `path` atomically with the given mode: a reader or a crash sees the old
 // file or the new one, never a mix. The mode is applied before any byte is written, so a
 // private key is never readable by others even for a moment.
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                       Durability durability = Durability::kDurable);
 
 // fsync of a directory, making a rename or create inside it durable.
 Status FsyncDir(const std::string& path);
@@ -62,6 +71,16 @@ Status CommitFile(const std::string& tmp, const std::string& path);
 
 // mkdir -p. Existing directories are fine; an existing non-directory is an error.
 Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+// Takes an exclusive advisory lock (flock) on `path`, creating it 0600 if missing, and keeps it
+// as long as the returned descriptor lives; the kernel drops it when the process dies, even by
+// SIGKILL. kConflict when another open file description holds it. The descriptor is
+// close-on-exec so that children (shims) never inherit the lock.
+Result<UniqueFd> LockExclusive(const std::string& path);
+
+// The names in directory `path` (without "." and ".."), sorted; empty when it is missing or
+// unreadable (callers use it to sweep what they own, where absent means nothing to do).
+std::vector<std::string> ListDir(const std::string& path);
 
 // Creates a fresh directory "<parent>/<prefix>XXXXXX" (mode 0700) and returns its path.
 Result<std::string> MakeTempDir(const std::string& parent, std::string_view prefix);

@@ -54,4 +54,6 @@ bool ParseLevel(std::string_view name, Level* out) {
 
 void Write(Level level, std::string_view message) { Logger().log(ToSpd(level), message); }
 
+bool Enabled(Level level) { return Logger().should_log(ToSpd(level)); }
+
 }  // namespace fogkeep::log

@@ -42,6 +42,9 @@ class Statement {
   sqlite3* db_ = nullptr;
 };
 
+// One connection. It and its statements must not be used from two threads at once: it is
+// opened without SQLite's own per-call locking, which would only repeat the lock every user
+// holds anyway (the node's store serialises all its calls).
 class Database {
  public:
   // Opens (creating) the database file with WAL and synchronous=FULL, a busy timeout, and

@@ -176,4 +176,9 @@ std::string Router::AllowHeader(const std::vector<Method>& methods) {
   return out;
 }
 
+bool IsStateChanging(Method method) {
+  return method == Method::kPost || method == Method::kPut || method == Method::kPatch ||
+         method == Method::kDelete;
+}
+
 }  // namespace fogkeep::net

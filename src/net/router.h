@@ -56,6 +56,10 @@ struct RouteOptions {
   // body that grows past it fails with kLimit.
   std::uint64_t max_body_bytes = 1 << 20;
   Execution execution = Execution::kWorker;
+  // What a state-changing request (POST, PUT, PATCH, DELETE) on this route is called in the
+  // audit trail ("apps.install"); "{name}" stands for that path parameter ("apps.{action}").
+  // Empty: "<METHOD> <pattern>".
+  std::string audit_action;
 };
 
 // Handlers answer with a Response or an Error; errors become ErrorResponse(error).
@@ -66,6 +70,40 @@ struct Route {
   std::string pattern;
   RouteOptions options;
   Handler handler;
+};
+
+// POST, PUT, PATCH and DELETE: the requests an audit trail records.
+bool IsStateChanging(Method method);
+
+// What the server tells an AuditSink about one request.
+struct AuditEvent {
+  enum class Kind {
+    kStateChange,      // a state-changing request whose handler ran, whatever it answered
+    kUnauthenticated,  // the Authenticator refused the request (any method)
+    kForbidden,        // the Authorizer refused the request (any method)
+  };
+  Kind kind = Kind::kStateChange;
+  const Request& request;  // principal set for kStateChange (non-public) and kForbidden
+  const Route& route;
+  int status = 0;                      // the status answered
+  std::string_view error;              // the error's message when the answer is an error, else ""
+  const Response* response = nullptr;  // kStateChange only
+};
+
+// Where the server reports what an audit trail must hold: every state-changing request once
+// its handler has run, and every refused authentication or authorization. The interface keeps
+// net free of the audit module; the node implements it over its audit log.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Checked after authorization and before the handler of a state-changing, non-public route
+  // runs: an error (the trail cannot take records) answers the request with that error, so
+  // no change happens unrecorded. Must not block.
+  virtual Status Ready() = 0;
+  // Records `event`. Runs on a worker thread (it may flush to disk) before the response is
+  // sent, so a change the client saw acknowledged is already recorded; must be safe to call
+  // concurrently. An error is logged; the answer goes out unchanged (the change happened).
+  virtual Status Record(const AuditEvent& event) = 0;
 };
 
 class Router {

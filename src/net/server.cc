@@ -213,6 +213,8 @@ struct Server::Impl {
 
   // Authentication and authorization of a non-public route.
   Status Admit(const Route& route, Request& request);
+  // Reports `event` to options.audit on a worker thread (the sink may flush to disk).
+  asio::awaitable<void> Audit(AuditEvent event);
 
   // Constant after construction.
   const ServerOptions options;
@@ -278,7 +280,17 @@ Status Server::Impl::Admit(const Route& route, Request& request) {
   if (authorizer) {
     FK_TRY(authorizer->Authorize(*request.principal, route.options.permission, request));
   }
+  // A change the trail cannot record is refused before it happens.
+  if (options.audit && IsStateChanging(request.method)) FK_TRY(options.audit->Ready());
   return {};
+}
+
+asio::awaitable<void> Server::Impl::Audit(AuditEvent event) {
+  Status recorded = co_await OnWorker(workers, [&] { return options.audit->Record(event); });
+  if (!recorded) {
+    log::Error("audit trail: {} {}: {}", MethodName(event.request.method), event.request.path,
+               recorded.error().message());
+  }
 }
 
 Status Server::Impl::Start() {
@@ -550,19 +562,42 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
   const Route& route = *match.route;
   request.path_params = std::move(match.params);
 
+  // A request without a body for a worker route is admitted and handled in one trip to the
+  // worker pool: no body to read and no length to check lie between the two steps, and each
+  // trip costs two thread switches.
+  const bool one_trip = !has_body && route.options.body == BodyMode::kBuffered &&
+                        route.options.execution == Execution::kWorker;
+  std::optional<Result<Response>> handled;
   if (!route.options.is_public) {
     Status admitted;
     if (route.options.execution == Execution::kInline &&
         route.options.body == BodyMode::kBuffered) {
       admitted = Admit(route, request);
+    } else if (one_trip) {
+      admitted = co_await OnWorker(workers, [&]() -> Status {
+        FK_TRY(Admit(route, request));
+        handled = InvokeHandler(route, request);
+        return {};
+      });
     } else {
       admitted = co_await OnWorker(workers, [&] { return Admit(route, request); });
     }
     if (!admitted) {
-      // Debug only: a client can send these as fast as it likes; the auth layer audits them.
+      // Debug only: a client can send these as fast as it likes; the audit sink records them.
       log::Debug("{} {} {} refused: {}", PeerName(conn->peer), MethodName(request.method),
                  request.target, admitted.error().message());
       Response answer = ErrorResponse(admitted.error());
+      const ErrorCode refusal = admitted.error().code();
+      if (options.audit &&
+          (refusal == ErrorCode::kUnauthenticated || refusal == ErrorCode::kForbidden)) {
+        co_await Audit(AuditEvent{.kind = refusal == ErrorCode::kForbidden
+                                              ? AuditEvent::Kind::kForbidden
+                                              : AuditEvent::Kind::kUnauthenticated,
+                                  .request = request,
+                                  .route = route,
+                                  .status = answer.status,
+                                  .error = admitted.error().message()});
+      }
       const bool sent =
           co_await WriteResponse(conn, std::move(answer), early_keep_alive, version, head_only);
       if (!early_keep_alive) co_await Linger(conn);
@@ -604,7 +639,9 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
       }
       request.body = std::move(full.get().body());
     }
-    if (route.options.execution == Execution::kInline) {
+    if (handled) {
+      result = std::move(*handled);
+    } else if (route.options.execution == Execution::kInline) {
       result = InvokeHandler(route, request);
     } else {
       result = co_await OnWorker(workers, [&] { return InvokeHandler(route, request); });
@@ -612,8 +649,18 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
   }
 
   Response response = result ? std::move(*result) : ErrorResponse(result.error());
-  log::Debug("{} {} {} -> {}", PeerName(conn->peer), MethodName(request.method), request.target,
-             response.status);
+  if (options.audit && IsStateChanging(request.method)) {
+    co_await Audit(AuditEvent{.kind = AuditEvent::Kind::kStateChange,
+                              .request = request,
+                              .route = route,
+                              .status = response.status,
+                              .error = result ? std::string_view() : result.error().message(),
+                              .response = &response});
+  }
+  if (log::Enabled(log::Level::kDebug)) {  // every request passes here: no PeerName otherwise
+    log::Debug("{} {} {} -> {}", PeerName(conn->peer), MethodName(request.method), request.target,
+               response.status);
+  }
   if (response.stream && !head_only) {
     co_await WriteStream(conn, std::move(response), version);
     co_return false;

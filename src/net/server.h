@@ -62,6 +62,8 @@ struct ServerOptions {
   std::optional<UnixListenerOptions> unix_socket;
   ServerLimits limits;
   std::size_t io_threads = 1;
+  // Where state-changing requests and refused authentications are reported; null: nowhere.
+  std::shared_ptr<AuditSink> audit;
 };
 
 class Server {

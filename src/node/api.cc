@@ -208,29 +208,38 @@ class NodeApi {
                                       .max_body_bytes = 4 << 20};
     const RouteOptions metrics{.permission = std::string(kPermissionMetricsRead)};
     const RouteOptions health{.is_public = true, .execution = net::Execution::kInline};
+    // The name a state-changing route's calls carry in the audit trail.
+    auto audited = [](RouteOptions options, std::string_view action) {
+      options.audit_action = std::string(action);
+      return options;
+    };
 
     FK_TRY(router.Add(Method::kGet, "/healthz", health, bind(&NodeApi::Health)));
     FK_TRY(router.Add(Method::kGet, "/metrics", metrics, bind(&NodeApi::Prometheus)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/apps", read, bind(&NodeApi::ListApps)));
-    FK_TRY(router.Add(Method::kPost, "/api/v1/apps", upload, bind(&NodeApi::Install)));
+    FK_TRY(router.Add(Method::kPost, "/api/v1/apps", audited(upload, "apps.install"),
+                      bind(&NodeApi::Install)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/apps/{id}", read, bind(&NodeApi::GetApp)));
-    FK_TRY(router.Add(Method::kDelete, "/api/v1/apps/{id}", write, bind(&NodeApi::Uninstall)));
-    FK_TRY(router.Add(Method::kPost, "/api/v1/apps/{id}/upgrade", upload, bind(&NodeApi::Upgrade)));
-    FK_TRY(router.Add(Method::kPost, "/api/v1/apps/{id}/{action}", write, bind(&NodeApi::Action)));
+    FK_TRY(router.Add(Method::kDelete, "/api/v1/apps/{id}", audited(write, "apps.uninstall"),
+                      bind(&NodeApi::Uninstall)));
+    FK_TRY(router.Add(Method::kPost, "/api/v1/apps/{id}/upgrade", audited(upload, "apps.upgrade"),
+                      bind(&NodeApi::Upgrade)));
+    FK_TRY(router.Add(Method::kPost, "/api/v1/apps/{id}/{action}", audited(write, "apps.{action}"),
+                      bind(&NodeApi::Action)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/apps/{id}/logs", read, bind(&NodeApi::Logs)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/apps/{id}/metrics", read,
                       bind(&NodeApi::AppMetricsRoute)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/apps/{id}/config", read, bind(&NodeApi::GetConfig)));
-    FK_TRY(router.Add(Method::kPut, "/api/v1/apps/{id}/config", config_write,
-                      bind(&NodeApi::SetConfig)));
+    FK_TRY(router.Add(Method::kPut, "/api/v1/apps/{id}/config",
+                      audited(config_write, "apps.config"), bind(&NodeApi::SetConfig)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/platform/trust", platform_read,
                       bind(&NodeApi::GetTrust)));
-    FK_TRY(router.Add(Method::kPut, "/api/v1/platform/trust", platform_write,
-                      bind(&NodeApi::SetTrust)));
+    FK_TRY(router.Add(Method::kPut, "/api/v1/platform/trust",
+                      audited(platform_write, "platform.trust"), bind(&NodeApi::SetTrust)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/platform/policy", platform_read,
                       bind(&NodeApi::GetPolicy)));
-    FK_TRY(router.Add(Method::kPut, "/api/v1/platform/policy", platform_write,
-                      bind(&NodeApi::SetPolicy)));
+    FK_TRY(router.Add(Method::kPut, "/api/v1/platform/policy",
+                      audited(platform_write, "platform.policy"), bind(&NodeApi::SetPolicy)));
     return {};
   }
 

@@ -12,6 +12,7 @@
 //   platform.read   GET /api/v1/platform/trust, /api/v1/platform/policy
 //   platform.write  PUT /api/v1/platform/trust, /api/v1/platform/policy
 //   metrics.read    GET /metrics
+//   audit.read      GET /api/v1/audit (node/audit_api.h)
 // GET /healthz is public.
 #pragma once
 
@@ -22,17 +23,20 @@
 #include <optional>
 #include <string>
 
+#include "auth/roles.h"
 #include "core/error.h"
 #include "net/router.h"
 #include "node/app_service.h"
 
 namespace fogkeep::node {
 
-inline constexpr std::string_view kPermissionAppsRead = "apps.read";
-inline constexpr std::string_view kPermissionAppsWrite = "apps.write";
-inline constexpr std::string_view kPermissionPlatformRead = "platform.read";
-inline constexpr std::string_view kPermissionPlatformWrite = "platform.write";
-inline constexpr std::string_view kPermissionMetricsRead = "metrics.read";
+// The permissions the node's routes name; the matrix that gives them to roles is auth/roles.h.
+using auth::kPermissionAppsRead;
+using auth::kPermissionAppsWrite;
+using auth::kPermissionAuditRead;
+using auth::kPermissionMetricsRead;
+using auth::kPermissionPlatformRead;
+using auth::kPermissionPlatformWrite;
 
 struct ApiOptions {
   // Package uploads (install, upgrade) larger than this are refused with 413.

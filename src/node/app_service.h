@@ -33,9 +33,14 @@ struct AppInfo {
   std::string profile;  // resource profile as resolved: "c1.tiny"
   int memory_mb = 0;
   int cpu_units = 0;
-  std::vector<std::string> ports;  // "tcp/8080" as declared
-  std::string network;             // "none" | "bridge" | "host"
-  std::int64_t installed_at = 0;   // Unix seconds
+  // The declared ports: "tcp/8080" when the node does not map them (no bridge, or host
+  // networking), "tcp/8080->8080" (node port -> app port) when the bridge maps them.
+  std::vector<std::string> ports;
+  // "none" (loopback only), "none (bridge unavailable)" (declares an interface, but the node
+  // has no bridge networking), "bridge" (joins the bridge when it runs), "bridge 10.89.0.5"
+  // (joined, with its address), "host" (shares the node's network stack).
+  std::string network;
+  std::int64_t installed_at = 0;  // Unix seconds
   std::int64_t updated_at = 0;
   int restarts = 0;  // automatic restarts since the last start
   std::optional<AppExit> last_exit;

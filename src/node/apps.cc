@@ -41,20 +41,6 @@ bool Exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Entries of a directory (without "." and ".."); empty when it is missing.
-std::vector<std::string> ListDir(const std::string& path) {
-  std::vector<std::string> out;
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return out;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") out.push_back(name);
-  }
-  ::closedir(dir);
-  std::ranges::sort(out);
-  return out;
-}
-
 bool ValidAppId(std::string_view id) {
   if (id.empty() || id.size() > 63) return false;
   if (!std::islower(static_cast<unsigned char>(id[0])) &&
@@ -191,6 +177,8 @@ Status Apps::Init() {
   FK_TRY(fs::MakeDirs(d, 0711));
   // App roots (unprivileged host uids) must pass through to their rootfs: o+x, no listing.
   if (::chmod(d.c_str(), 0711) != 0) return FailErrno("chmod " + d, errno);
+  // One app service per data directory: a second fogkeepd on it would race the first.
+  data_dir_lock_ = FK_TRY_CTX(fs::LockExclusive(d + "/lock"), "data dir " + d + " is in use");
   FK_TRY(fs::MakeDirs(StagingRoot(), 0700));
   FK_TRY(fs::MakeDirs(d + "/apps", 0711));
   FK_TRY(fs::MakeDirs(d + "/runtime", 0700));
@@ -252,6 +240,23 @@ Status Apps::CheckNotBusy(const std::string& id) const {
   return {};
 }
 
+std::shared_ptr<const package::Descriptor> Apps::ParsedDescriptor(const std::string& text) const {
+  // More distinct texts than any node holds apps (each version of each app is one).
+  constexpr std::size_t kMaxParsedDescriptors = 512;
+  {
+    std::lock_guard lock(parsed_mu_);
+    if (auto it = parsed_descriptors_.find(text); it != parsed_descriptors_.end())
+      return it->second;
+  }
+  auto parsed = package::ParseDescriptor(text);
+  if (!parsed) return nullptr;
+  auto descriptor = std::make_shared<const package::Descriptor>(std::move(*parsed));
+  std::lock_guard lock(parsed_mu_);
+  if (parsed_descriptors_.size() >= kMaxParsedDescriptors) parsed_descriptors_.clear();
+  parsed_descriptors_.emplace(text, descriptor);
+  return descriptor;
+}
+
 Result<AppInfo> Apps::ToInfo(const AppRecord& r) const {
   AppInfo info;
   info.id = r.id;
@@ -262,18 +267,16 @@ Result<AppInfo> Apps::ToInfo(const AppRecord& r) const {
   info.installed_at = r.installed_at;
   info.updated_at = r.updated_at;
   info.restarts = r.restarts;
-  if (auto d = package::ParseDescriptor(r.descriptor_text)) {
+  if (auto d = ParsedDescriptor(r.descriptor_text)) {
     info.type = d->type;
     info.profile = d->resources.profile.empty() ? "default" : d->resources.profile;
     if (auto limits = package::ResolveResources(d->resources)) {
       info.memory_mb = limits->memory_mb;
       info.cpu_units = limits->cpu_units;
     }
-    for (const auto& net : d->resources.network) {
-      for (const auto& port : net.ports)
-        info.ports.push_back(port.protocol + "/" + std::to_string(port.port));
-    }
-    info.network = network_->Describe(*d).description;
+    auto network = network_->Describe(r.id, *d);
+    info.network = std::move(network.description);
+    info.ports = std::move(network.ports);
   }
   if (!r.last_exit_json.empty()) {
     if (auto rec = runtime::ParseExitRecord(r.last_exit_json)) {
@@ -336,11 +339,17 @@ std::optional<pid_t> Apps::AwaitShim(const std::string& id) const {
 }
 
 void Apps::CleanupContainer(const std::string& id) {
-  if (auto st = runtime_->Delete(id, /*force=*/true); !st) {
-    log::Warn("app {}: delete container: {}", id, st.error().message());
+  // Usually nothing is left (the shim deletes its container before it ends): then no runtime
+  // process is spent finding that out, on the way into every start.
+  if (runtime_->MayExist(id)) {
+    if (auto st = runtime_->Delete(id, /*force=*/true); !st) {
+      log::Warn("app {}: delete container: {}", id, st.error().message());
+    }
   }
   if (cgroups_) (void)cgroups_->Remove(CgroupPath(id));
-  (void)network_->Detach(id);
+  if (auto st = network_->Detach(id); !st) {
+    log::Warn("app {}: release network: {}", id, st.error().message());
+  }
 }
 
 std::optional<runtime::ExitRecord> Apps::StopContainer(const std::string& id) {
@@ -374,9 +383,10 @@ Status Apps::PrepareDataDir(const AppRecord& r) {
 
 Status Apps::WriteConfigFile(const AppRecord& r) {
   // Written beside /data (a directory the app cannot touch), owned by the app's root, then
-  // renamed into /data: nothing the app planted in /data is followed or opened.
+  // renamed into /data: nothing the app planted in /data is followed or opened. Not fsynced:
+  // it is written again from the store before every start.
   std::string tmp = AppDir(r.id) + "/config.tmp";
-  FK_TRY(fs::WriteFileAtomic(tmp, r.config_ini, 0644));
+  FK_TRY(fs::WriteFileAtomic(tmp, r.config_ini, 0644, fs::Durability::kAtomicOnly));
   FK_TRY(ChownPath(tmp, UidBase(r.slot)));
   std::string target = DataDir(r.id) + "/" + kConfigFileName;
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
@@ -387,13 +397,20 @@ Status Apps::WriteConfigFile(const AppRecord& r) {
   return {};
 }
 
-Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r) {
+Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r, bool attach_network) {
   auto descriptor = FK_TRY_CTX(package::ParseDescriptor(r.descriptor_text), "app " + r.id);
   auto policy = FK_TRY(store_->GetPolicy());
-  auto attachment = FK_TRY_CTX(network_->Attach(r.id, descriptor, policy), "app " + r.id);
+  NetworkAttachment attachment;
+  if (attach_network) {
+    attachment = FK_TRY_CTX(network_->Attach(r.id, descriptor, policy), "app " + r.id);
+  } else {
+    attachment = network_->Describe(r.id, descriptor);
+  }
   if (attachment.mode == runtime::NetworkMode::kHost && !policy.allow_host_network) {
     return Fail(ErrorCode::kForbidden,
-                "app " + r.id + ": the node's policy does not allow host networking");
+                "app " + r.id +
+                    ": asks for host networking (app.security.host-network), which the node's "
+                    "policy does not allow");
   }
   runtime::AppPlacement placement;
   placement.app_id = r.id;
@@ -424,7 +441,8 @@ Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r) {
                                [&](const auto& p) { return entry.starts_with(p.first + "="); });
   });
   for (const auto& [name, value] : platform) spec.env.push_back(name + "=" + value);
-  FK_TRY(runtime::WriteBundle(BundleDir(r.id), spec));
+  // Not fsynced: StartContainer writes it again before every container it creates.
+  FK_TRY(runtime::WriteBundle(BundleDir(r.id), spec, fs::Durability::kAtomicOnly));
   return spec;
 }
 
@@ -433,7 +451,11 @@ Status Apps::StartContainer(const AppRecord& r) {
   CleanupContainer(r.id);
   FK_TRY(PrepareDataDir(r));
   FK_TRY(WriteConfigFile(r));
-  auto spec = FK_TRY(WriteBundleFor(r));
+  auto spec = WriteBundleFor(r, /*attach_network=*/true);
+  if (!spec) {
+    CleanupContainer(r.id);  // releases a network attached before the bundle failed
+    return Fail(spec.error());
+  }
   ::unlink((StateDir(r.id) + "/" + std::string(runtime::kExitFile)).c_str());
   // Its presence from now on names this start's shim (AwaitShim relies on it).
   ::unlink((StateDir(r.id) + "/" + std::string(runtime::kShimPidFile)).c_str());
@@ -444,7 +466,7 @@ Status Apps::StartContainer(const AppRecord& r) {
   shim.runtime = config_.runtime;
   shim.runtime_binary = config_.runtime_binary;
   shim.runtime_root = config_.data_dir + "/runtime";
-  shim.cgroup_path = runtime::CgroupsPath(spec);
+  shim.cgroup_path = runtime::CgroupsPath(*spec);
   shim.log_max_bytes = config_.log_max_bytes;
   auto started = runtime::StartShim(config_.shim_binary, shim);
   if (!started) {
@@ -860,7 +882,7 @@ Result<TrustMaterial> Apps::GetTrust() {
 
 Result<TrustMaterial> Apps::ReadTrustLocked() {
   TrustMaterial out;
-  for (const auto& name : ListDir(TrustDir())) {
+  for (const auto& name : fs::ListDir(TrustDir())) {
     std::string path = TrustDir() + "/" + name;
     if (name.ends_with(".pem")) out.anchors.push_back(FK_TRY(fs::ReadFile(path, 1 << 20)));
     if (name.ends_with(".crl")) out.crls.push_back(FK_TRY(fs::ReadFile(path, 16 << 20)));
@@ -1017,7 +1039,7 @@ Status Apps::RemoveOrphans() {
     return it != watches_.end() && it->second.shim_pid != 0;
   };
   // Containers the runtime knows without a running app behind them.
-  for (const auto& id : ListDir(config_.data_dir + "/runtime")) {
+  for (const auto& id : fs::ListDir(config_.data_dir + "/runtime")) {
     if (keep_container(id)) continue;
     if (!runtime::ValidateContainerId(id)) continue;
     log::Warn("recovery: removing orphaned container {}", id);
@@ -1032,15 +1054,25 @@ Status Apps::RemoveOrphans() {
     std::string root = cgroups_->version() == runtime::CgroupVersion::kV2
                            ? "/sys/fs/cgroup" + config_.cgroup_parent
                            : "/sys/fs/cgroup/pids" + config_.cgroup_parent;
-    for (const auto& name : ListDir(root)) {
+    for (const auto& name : fs::ListDir(root)) {
       struct stat st {};
       if (::stat((root + "/" + name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       if (keep_container(name)) continue;
       (void)cgroups_->Remove(CgroupPath(name));
     }
   }
-  for (const auto& name : ListDir(StagingRoot())) (void)fs::RemoveTree(StagingRoot() + "/" + name);
-  for (const auto& name : ListDir(config_.data_dir + "/apps")) {
+  // Network attachments of apps whose containers are gone (stopped or crashed while
+  // fogkeepd was away); a RUNNING app without a shim is attached again when it restarts.
+  std::set<std::string> attached;
+  for (const auto& [id, w] : watches_) {
+    if (keep_container(id)) attached.insert(id);
+  }
+  if (auto st = network_->Reconcile(attached); !st) {
+    log::Warn("recovery: releasing networks: {}", st.error().message());
+  }
+  for (const auto& name : fs::ListDir(StagingRoot()))
+    (void)fs::RemoveTree(StagingRoot() + "/" + name);
+  for (const auto& name : fs::ListDir(config_.data_dir + "/apps")) {
     auto it = by_id.find(name);
     if (it == by_id.end()) {
       log::Warn("recovery: removing {} (no such app)", AppDir(name));
@@ -1049,7 +1081,7 @@ Status Apps::RemoveOrphans() {
       continue;
     }
     std::string version_dir = it->second.package_dir.substr(it->second.package_dir.rfind('/') + 1);
-    for (const auto& entry : ListDir(AppDir(name))) {
+    for (const auto& entry : fs::ListDir(AppDir(name))) {
       if (entry == version_dir) continue;
       if (std::ranges::find(kReservedNames, entry) != std::end(kReservedNames) &&
           entry != "config.tmp")

@@ -2,6 +2,7 @@
 // fogkeep-shim.
 //
 // Layout under the data directory (every path derives from it, so nodes run side by side):
+//   lock                     flock'ed by the one Apps that owns the directory
 //   state.db                 the AppStore (SQLite)
 //   trust/                   trust anchors (*.pem) and CRLs (*.crl)
 //   staging/<random>/        installs and upgrades being verified and extracted
@@ -34,13 +35,16 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
+#include "core/fs.h"
 #include "node/app_service.h"
 #include "node/network.h"
 #include "node/runtime/cgroups.h"
 #include "node/runtime/oci_runtime.h"
 #include "node/runtime/shim.h"
 #include "node/store.h"
+#include "package/descriptor.h"
 #include "package/format.h"
 #include "package/reader.h"
 
@@ -123,12 +127,17 @@ class Apps final : public AppService {
   Status Reattach();
   Status RemoveOrphans();
   Result<AppInfo> ToInfo(const AppRecord& record) const;
+  // The parsed descriptor of `text` (null when it does not parse), from parsed_descriptors_.
+  std::shared_ptr<const package::Descriptor> ParsedDescriptor(const std::string& text) const;
   Status CheckNotBusy(const std::string& id) const;
   Result<package::X509Verifier> MakeVerifierLocked();
   Result<TrustMaterial> ReadTrustLocked();
   Result<std::uint32_t> ReserveSlotLocked();
-  // Builds the spec and writes bundle/config.json.
-  Result<runtime::ContainerSpec> WriteBundleFor(const AppRecord& record);
+  // Builds the spec and writes bundle/config.json. With `attach_network` (a start) the app's
+  // network is prepared; otherwise (activation, a bundle rewritten for later) only described,
+  // so an app holds network resources only while its container runs.
+  Result<runtime::ContainerSpec> WriteBundleFor(const AppRecord& record,
+                                                bool attach_network = false);
   // Writes the config into /data and starts the shim; registers the watch.
   Status StartContainer(const AppRecord& record);
   // SIGTERM, grace, SIGKILL; waits for the shim; deletes the container and its cgroup.
@@ -158,6 +167,7 @@ class Apps final : public AppService {
 
   // Constant after Open().
   AppsConfig config_;
+  fs::UniqueFd data_dir_lock_;       // held for the service's lifetime (data_dir/lock)
   std::shared_ptr<AppStore> store_;  // internally synchronised
   std::shared_ptr<NetworkProvider> network_;
   std::unique_ptr<runtime::OciRuntime> runtime_;
@@ -177,6 +187,13 @@ class Apps final : public AppService {
   std::condition_variable wake_;
 
   std::thread monitor_;  // started last in Open(), joined by the destructor
+
+  // Descriptors ToInfo parsed, by their text. A parse depends on the text alone (an upgrade
+  // brings a new text), so an entry is never stale; it spares every report a YAML parse per
+  // app. Cleared when it grows past a bound. Its own lock: the reports do not take mu_.
+  mutable std::mutex parsed_mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const package::Descriptor>>
+      parsed_descriptors_;  // guarded by parsed_mu_
 };
 
 }  // namespace fogkeep::node

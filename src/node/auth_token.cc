@@ -6,15 +6,15 @@
 #include <cerrno>
 #include <chrono>
 
+#include "auth/roles.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "crypto/hash.h"
+#include "node/api.h"
 
 namespace fogkeep::node {
 namespace {
 
-constexpr std::array<std::string_view, 4> kRoles = {"admin", "app-manager", "network-manager",
-                                                    "auditor"};
 constexpr std::size_t kTokenBytes = 32;
 constexpr std::size_t kMaxTokensFile = 1 << 20;
 
@@ -40,15 +40,19 @@ Result<net::Principal> Unauthenticated(std::string message) {
 
 }  // namespace
 
-bool IsKnownRole(std::string_view role) {
-  for (std::string_view known : kRoles) {
-    if (known == role) return true;
+Status RoleAuthorizer::Authorize(const net::Principal& principal, std::string_view permission,
+                                 const net::Request&) {
+  for (const std::string& role : principal.roles) {
+    if (auth::RoleHolds(role, permission)) return {};
   }
-  return false;
+  std::string roles;
+  for (const std::string& role : principal.roles) roles += (roles.empty() ? "" : ", ") + role;
+  return Fail(ErrorCode::kForbidden, "role " + (roles.empty() ? std::string("(none)") : roles) +
+                                         " does not hold permission " + std::string(permission));
 }
 
 Result<std::string> CreateToken(const std::string& tokens_file, std::string_view role) {
-  if (!IsKnownRole(role)) {
+  if (!auth::IsKnownRole(role)) {
     return Fail(ErrorCode::kInvalidInput,
                 "unknown role " + std::string(role) +
                     " (known: admin, app-manager, network-manager, auditor)");
@@ -108,7 +112,7 @@ Status TokenAuthenticator::ReloadIfChangedLocked() {
             : line.substr(sp1 + 1,
                           sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp1 - 1);
     std::string raw;
-    bool valid = hex.size() == 64 && IsKnownRole(role);
+    bool valid = hex.size() == 64 && auth::IsKnownRole(role);
     for (std::size_t i = 0; valid && i < hex.size(); i += 2) {
       auto nibble = [](char c) -> int {
         if (c >= '0' && c <= '9') return c - '0';

@@ -5,7 +5,7 @@
 // line per token), so a stolen file yields no usable credential. Requests prove themselves with
 // "Authorization: Bearer <token>"; the presented token's hash is compared in constant time with
 // every stored one. Root on the Unix socket (SO_PEERCRED uid 0) is trusted as admin without a
-// token: it already owns the node.
+// token: it already owns the node. RoleAuthorizer gives the roles their permissions.
 #pragma once
 
 #include <sys/types.h>
@@ -21,12 +21,18 @@
 
 namespace fogkeep::node {
 
-// The roles a token may carry (the access-control matrix will give them meaning).
-bool IsKnownRole(std::string_view role);
-
-// Creates a token for `role`, appends its hash to `tokens_file` (created 0600 when missing)
-// and returns the token. The token itself is stored nowhere.
+// Creates a token for `role` (auth/roles.h; kInvalidInput for an unknown one), appends its hash to
+// `tokens_file` (created 0600 when missing) and returns the token. The token itself is stored
+// nowhere.
 Result<std::string> CreateToken(const std::string& tokens_file, std::string_view role);
+
+// The node API's authorization: a principal may do what any of its roles holds in fogkeep's
+// one permission matrix (auth/roles.h); kForbidden otherwise.
+class RoleAuthorizer : public net::Authorizer {
+ public:
+  Status Authorize(const net::Principal& principal, std::string_view permission,
+                   const net::Request& request) override;
+};
 
 class TokenAuthenticator : public net::Authenticator {
  public:

@@ -1,5 +1,6 @@
 #include "node/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <memory>
 
+#include "audit/log.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/yaml.h"
@@ -18,15 +20,19 @@
 #include "net/server.h"
 #include "node/api.h"
 #include "node/apps.h"
+#include "node/audit_api.h"
 #include "node/auth_token.h"
 
 namespace fogkeep::node {
 namespace {
 
 constexpr std::string_view kVersion = "0.1.0";
+// Keeps 200000 + (slot + apps) * 65536 well inside the 32-bit uid space.
+constexpr std::uint32_t kMaxFirstSlot = 60000;
 
 std::string TokensFile(const std::string& data_dir) { return data_dir + "/tokens"; }
 std::string AddrFile(const std::string& data_dir) { return data_dir + "/fogkeepd.addr"; }
+std::string AuditFile(const std::string& data_dir) { return data_dir + "/audit.log"; }
 
 bool Disabled(const std::string& value) { return value.empty() || value == "none"; }
 
@@ -63,6 +69,15 @@ Status CheckConfig(const DaemonConfig& c) {
     return Fail(ErrorCode::kInvalidInput, "log-level must be debug, info, warn, error or off");
   }
   if (!Disabled(c.listen)) FK_TRY(ParseListenAddress(c.listen));
+  if (c.cgroup_parent.size() < 2 || c.cgroup_parent.front() != '/' ||
+      c.cgroup_parent.find("..") != std::string::npos) {
+    return Fail(ErrorCode::kInvalidInput,
+                "cgroup-parent must be an absolute cgroup path such as /fogkeep");
+  }
+  if (c.first_slot > kMaxFirstSlot) {
+    return Fail(ErrorCode::kInvalidInput,
+                "first-slot must be at most " + std::to_string(kMaxFirstSlot));
+  }
   return {};
 }
 
@@ -108,6 +123,10 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
   if (!root.IsMap()) return Fail(ErrorCode::kInvalidInput, path + ": must be a mapping");
   for (const auto& [key, value] : root.entries()) {
     const std::string where = path + ":" + std::to_string(value.line()) + ": " + key;
+    if (key == "network") {  // the one mapping among the keys
+      config.network = FK_TRY_CTX(ParseNetworkSettings(value, config.network), path);
+      continue;
+    }
     if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
     const std::string& v = value.scalar();
     if (key == "data-dir") {
@@ -124,6 +143,15 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
       config.max_upload_mb = FK_TRY_CTX(ParseUnsigned(v, "max-upload-mb"), where);
     } else if (key == "log-level") {
       config.log_level = v;
+    } else if (key == "cgroup-parent") {
+      config.cgroup_parent = v;
+    } else if (key == "first-slot") {
+      const std::uint64_t slot = FK_TRY_CTX(ParseUnsigned(v, "first-slot"), where);
+      if (slot > kMaxFirstSlot) {
+        return Fail(ErrorCode::kInvalidInput,
+                    where + " must be at most " + std::to_string(kMaxFirstSlot));
+      }
+      config.first_slot = static_cast<std::uint32_t>(slot);
     } else {
       return Fail(ErrorCode::kInvalidInput, where + ": unknown key");
     }
@@ -162,6 +190,10 @@ Result<crypto::TlsIdentity> EnsureNodeIdentity(const std::string& data_dir) {
 
 int Serve(const DaemonConfig& config) {
   if (Status ok = CheckConfig(config); !ok) return Failed(ok.error());
+  // Blocks of 128 KiB and more (package extraction and decompression buffers) are mapped and
+  // unmapped on their own. glibc would otherwise raise this threshold after the first large
+  // free and serve later ones from its arenas, which keep the memory after an install ends.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   log::Level level = log::Level::kInfo;
   log::ParseLevel(config.log_level, &level);
   log::SetLevel(level);
@@ -177,9 +209,24 @@ int Serve(const DaemonConfig& config) {
   apps_config.data_dir = config.data_dir;
   apps_config.shim_binary = config.shim;
   apps_config.runtime = config.runtime;
+  apps_config.cgroup_parent = config.cgroup_parent;
+  apps_config.first_slot = config.first_slot;
+  Result<std::shared_ptr<NetworkProvider>> network =
+      MakeNetworkProvider(config.network, config.data_dir);
+  if (!network) return Failed(network.error());
+  apps_config.network = std::move(*network);
   Result<std::unique_ptr<Apps>> opened = Apps::Open(std::move(apps_config));
   if (!opened) return Failed(opened.error().With("open app service"));
   std::shared_ptr<AppService> apps = std::move(*opened);
+
+  // Every state-changing call is recorded here before it is answered (audit/log.h).
+  Result<std::unique_ptr<audit::AuditLog>> audit_opened =
+      audit::AuditLog::Open(AuditFile(config.data_dir));
+  if (!audit_opened) return Failed(audit_opened.error());
+  std::shared_ptr<audit::AuditLog> audit_log = std::move(*audit_opened);
+  for (const std::string& problem : audit_log->open_report().problems) {
+    log::Warn("audit log {}: {}", audit_log->path(), problem);
+  }
 
   net::Router router;
   ApiOptions api_options;
@@ -188,10 +235,14 @@ int Serve(const DaemonConfig& config) {
   if (Status registered = RegisterNodeApi(router, apps, api_options); !registered) {
     return Failed(registered.error());
   }
+  if (Status registered = RegisterAuditApi(router, audit_log); !registered) {
+    return Failed(registered.error());
+  }
 
   net::ServerOptions options;
   options.io_threads = 1;
   options.limits.worker_threads = 4;  // started on demand: idle costs nothing
+  options.audit = MakeAuditSink(audit_log);
   std::optional<ListenAddress> listen;
   if (!Disabled(config.listen)) {
     listen = *ParseListenAddress(config.listen);
@@ -209,8 +260,8 @@ int Serve(const DaemonConfig& config) {
     return Failed(Error(ErrorCode::kInvalidInput, "neither --listen nor --socket is enabled"));
   }
   auto authenticator = std::make_shared<TokenAuthenticator>(TokensFile(config.data_dir));
-  Result<std::unique_ptr<net::Server>> server =
-      net::Server::Create(std::move(options), std::move(router), authenticator, nullptr);
+  Result<std::unique_ptr<net::Server>> server = net::Server::Create(
+      std::move(options), std::move(router), authenticator, std::make_shared<RoleAuthorizer>());
   if (!server) return Failed(server.error());
   if (Status started = (*server)->Start(); !started) return Failed(started.error());
 
@@ -270,6 +321,13 @@ int DaemonMain(int argc, char** argv) {
   auto* log_level =
       app.add_option("--log-level", flags.log_level, "debug, info, warn, error or off")
           ->capture_default_str();
+  auto* cgroup_parent =
+      app.add_option("--cgroup-parent", flags.cgroup_parent, "Parent cgroup of the apps' cgroups")
+          ->capture_default_str();
+  auto* first_slot = app.add_option("--first-slot", flags.first_slot,
+                                    "First uid slot (host uid 200000 + slot * 65536); nodes "
+                                    "sharing a host need disjoint ranges")
+                         ->capture_default_str();
 
   // Flags > file > defaults: the file overlays the defaults, then flags given explicitly win.
   auto resolve = [&]() -> Result<DaemonConfig> {
@@ -282,6 +340,8 @@ int DaemonMain(int argc, char** argv) {
     if (shim->count() > 0) config.shim = flags.shim;
     if (max_upload->count() > 0) config.max_upload_mb = flags.max_upload_mb;
     if (log_level->count() > 0) config.log_level = flags.log_level;
+    if (cgroup_parent->count() > 0) config.cgroup_parent = flags.cgroup_parent;
+    if (first_slot->count() > 0) config.first_slot = flags.first_slot;
     return config;
   };
 

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "crypto/tls.h"
+#include "node/network_cni.h"
 
 namespace fogkeep::node {
 
@@ -25,11 +26,19 @@ struct DaemonConfig {
   std::string shim;              // "": fogkeep-shim next to fogkeepd
   std::uint64_t max_upload_mb = 512;
   std::string log_level = "info";
+  // Parent of every app's cgroup, per controller on v1 ("<parent>/<app id>").
+  std::string cgroup_parent = "/fogkeep";
+  // Apps get uid slots from here up (host uids 200000 + slot * 65536); nodes sharing a host
+  // (tests, benchmarks) need disjoint ranges.
+  std::uint32_t first_slot = 0;
+  // The `network:` mapping of the config file (mode, bridge, subnet, cni-path); no flags.
+  NetworkSettings network;
 };
 
 // Overlays the keys of a YAML config file on `config`. Keys are the flag names:
-// data-dir, listen, socket, runtime, shim, max-upload-mb, log-level. Unknown keys are
-// kInvalidInput (a typo must not silently fall back to a default).
+// data-dir, listen, socket, runtime, shim, max-upload-mb, log-level, cgroup-parent, first-slot; and
+// `network`, a mapping (node/network_cni.h ParseNetworkSettings). Unknown keys are kInvalidInput (a
+// typo must not silently fall back to a default).
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
 
 // The node's HTTPS identity from data-dir/tls/node.{key,pem}. When absent (the node is not

@@ -7,16 +7,23 @@ namespace {
 
 class NoNetworkProvider final : public NetworkProvider {
  public:
-  NetworkAttachment Describe(const package::Descriptor& descriptor) const override {
+  NetworkAttachment Describe(const std::string&,
+                             const package::Descriptor& descriptor) const override {
     NetworkAttachment out;
-    if (!descriptor.resources.network.empty()) out.description = "none (bridge unavailable)";
+    out.ports = DeclaredPorts(descriptor);
+    if (descriptor.security.host_network) {
+      out.mode = runtime::NetworkMode::kHost;
+      out.description = "host";
+    } else if (!descriptor.resources.network.empty()) {
+      out.description = "none (bridge unavailable)";
+    }
     return out;
   }
 
   Result<NetworkAttachment> Attach(const std::string& app_id, const package::Descriptor& descriptor,
                                    const PlatformPolicy&) override {
-    auto out = Describe(descriptor);
-    if (!descriptor.resources.network.empty()) {
+    auto out = Describe(app_id, descriptor);
+    if (out.mode == runtime::NetworkMode::kNone && !descriptor.resources.network.empty()) {
       log::Warn(
           "app {}: asks for interface {}, but bridge networking is not available on this "
           "node; it runs with loopback only",
@@ -26,12 +33,22 @@ class NoNetworkProvider final : public NetworkProvider {
   }
 
   Status Detach(const std::string&) override { return {}; }
+  Status Reconcile(const std::set<std::string>&) override { return {}; }
 };
 
 }  // namespace
 
 std::unique_ptr<NetworkProvider> MakeNoNetworkProvider() {
   return std::make_unique<NoNetworkProvider>();
+}
+
+std::vector<std::string> DeclaredPorts(const package::Descriptor& descriptor) {
+  std::vector<std::string> out;
+  for (const auto& net : descriptor.resources.network) {
+    for (const auto& port : net.ports)
+      out.push_back(port.protocol + "/" + std::to_string(port.port));
+  }
+  return out;
 }
 
 }  // namespace fogkeep::node

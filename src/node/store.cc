@@ -94,13 +94,28 @@ std::vector<std::string> SplitList(const std::string& text) {
   return out;
 }
 
+// Resets a kept statement when the call that stepped it returns, however it returns, so that no
+// read transaction stays open between calls.
+class ResetOnReturn {
+ public:
+  explicit ResetOnReturn(sql::Statement& statement) : statement_(statement) {}
+  ~ResetOnReturn() { (void)statement_.Reset(); }
+  ResetOnReturn(const ResetOnReturn&) = delete;
+  ResetOnReturn& operator=(const ResetOnReturn&) = delete;
+
+ private:
+  sql::Statement& statement_;
+};
+
 class SqliteAppStore final : public AppStore {
  public:
   explicit SqliteAppStore(sql::Database db) : db_(std::move(db)) {}
 
   Result<std::vector<AppRecord>> ListApps() override {
     std::lock_guard lock(mu_);
-    auto st = FK_TRY(db_.Prepare("SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY id"));
+    sql::Statement& st = *FK_TRY(
+        KeptLocked(list_apps_, "SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY id"));
+    ResetOnReturn reset(st);
     std::vector<AppRecord> out;
     while (FK_TRY(st.Step())) out.push_back(FK_TRY(ReadApp(st)));
     return out;
@@ -108,7 +123,9 @@ class SqliteAppStore final : public AppStore {
 
   Result<std::optional<AppRecord>> FindApp(const std::string& id) override {
     std::lock_guard lock(mu_);
-    auto st = FK_TRY(db_.Prepare("SELECT " + std::string(kAppColumns) + " FROM apps WHERE id = ?"));
+    sql::Statement& st = *FK_TRY(
+        KeptLocked(find_app_, "SELECT " + std::string(kAppColumns) + " FROM apps WHERE id = ?"));
+    ResetOnReturn reset(st);
     FK_TRY(st.Bind({id}));
     if (!FK_TRY(st.Step())) return std::optional<AppRecord>();
     return std::optional<AppRecord>(FK_TRY(ReadApp(st)));
@@ -229,9 +246,19 @@ class SqliteAppStore final : public AppStore {
     return {};
   }
 
+  // The statement in `slot`, prepared on first use and kept: the app queries answer every API
+  // read, and parsing their SQL cost more than running it. Callers reset it (ResetOnReturn).
+  Result<sql::Statement*> KeptLocked(std::optional<sql::Statement>& slot, const std::string& sql) {
+    if (!slot) slot.emplace(FK_TRY(db_.Prepare(sql)));
+    return &*slot;
+  }
+
   // One connection; SQLite connections must not be used from two threads at once.
   std::mutex mu_;
   sql::Database db_;  // guarded by mu_
+  // Kept statements of db_ (so declared after it: finalized before it closes). Guarded by mu_.
+  std::optional<sql::Statement> list_apps_;
+  std::optional<sql::Statement> find_app_;
 };
 
 }  // namespace

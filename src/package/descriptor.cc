@@ -448,6 +448,9 @@ Result<Security> ParseSecurity(const Node& node) {
     out.readonly_rootfs = FK_TRY(AsBool(*readonly, Join(kPath, "readonly-rootfs")));
   }
   if (auto seccomp = FK_TRY(OptionalTrimmed(node, "seccomp", kPath))) out.seccomp = *seccomp;
+  if (const Node* host_network = Child(node, "host-network")) {
+    out.host_network = FK_TRY(AsBool(*host_network, Join(kPath, "host-network")));
+  }
   return out;
 }
 
@@ -603,6 +606,10 @@ int CompareComponents(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+bool IsKnownCapability(std::string_view name) {
+  return std::find(kCapabilities.begin(), kCapabilities.end(), name) != kCapabilities.end();
+}
+
 Result<Descriptor> ParseDescriptor(std::string_view yaml_text) {
   Node root = FK_TRY(yaml::Parse(yaml_text, kYamlLimits));
   if (!root.IsMap()) {
@@ -736,7 +743,7 @@ Status ValidateDescriptor(const Descriptor& d) {
   // Security. Whether a capability is *allowed* is the node's policy; here only that it exists.
   std::set<std::string_view> caps;
   for (const std::string& cap : d.security.capabilities) {
-    if (std::find(kCapabilities.begin(), kCapabilities.end(), cap) == kCapabilities.end()) {
+    if (!IsKnownCapability(cap)) {
       add("app.security.capabilities: unknown capability " + Quote(cap) +
           " (expected a Linux name such as CAP_NET_BIND_SERVICE)");
     } else if (!caps.insert(cap).second) {

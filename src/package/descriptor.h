@@ -47,7 +47,14 @@ struct Security {
   std::vector<std::string> capabilities;  // "CAP_NET_BIND_SERVICE" ...
   bool readonly_rootfs = true;
   std::string seccomp = "default";
+  // fogkeep's `host-network: true`: share the node's network stack instead of getting a
+  // namespace of its own. IOx descriptors have no way to say so; the node runs such an app
+  // only when its policy allows host networking.
+  bool host_network = false;
 };
+
+// True for the Linux capability names fogkeep knows, "CAP_CHOWN" to "CAP_CHECKPOINT_RESTORE".
+bool IsKnownCapability(std::string_view name);
 
 struct Descriptor {
   std::string schema_version;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fogkeepd end to end with real runc: token auth, trust push, `fogkeep app run` of the signed
-# hello sample, logs, lifecycle, refusal of an unsigned package, and a fogkeepd restart that
-# leaves the running app untouched. Needs root, runc and busybox-static (exit 77 = skipped).
+# hello sample, logs, lifecycle, refusal of an unsigned package, a fogkeepd restart that
+# leaves the running app untouched, and the audit trail of it all. Needs root, runc and
+# busybox-static (exit 77 = skipped).
 # Environment: FOGKEEPD and FOGKEEP_SHIM name the binaries under test ($1 is fogkeep).
 source "$(dirname "$0")/lib.sh"
 FOGKEEPD=${FOGKEEPD:?path to fogkeepd}
@@ -17,12 +18,15 @@ DATA=$WORK/data
 SOCK=$WORK/run/fogkeepd.sock
 APP=e2e-hello-$$
 daemon_pid=
+# Loopback only for the sample's declared interface: bridge networking (the default when the
+# CNI plugins are installed) would leave a bridge and NAT chains on the machine.
+printf 'network:\n  mode: none\n' >"$WORK/fogkeepd.yaml"
 
 start_daemon() {
   local before
   before=$(grep -c '^fogkeepd: listening on' "$WORK/fogkeepd.out" 2>/dev/null || true)
-  "$FOGKEEPD" --data-dir "$DATA" --listen 127.0.0.1:0 --socket "$SOCK" --shim "$FOGKEEP_SHIM" \
-    >>"$WORK/fogkeepd.out" 2>>"$WORK/fogkeepd.err" &
+  "$FOGKEEPD" --config "$WORK/fogkeepd.yaml" --data-dir "$DATA" --listen 127.0.0.1:0 \
+    --socket "$SOCK" --shim "$FOGKEEP_SHIM" >>"$WORK/fogkeepd.out" 2>>"$WORK/fogkeepd.err" &
   daemon_pid=$!
   for _ in $(seq 1 300); do
     PORT=$(sed -n 's|^fogkeepd: listening on https://127.0.0.1:\([0-9]*\)$|\1|p' "$WORK/fogkeepd.out" |
@@ -148,4 +152,25 @@ expect_ok "uninstall" "$FOGKEEP" app uninstall "$APP" "${REMOTE[@]}"
 expect_ok "list empty" "$FOGKEEP" app list --json "${LOCAL[@]}"
 jq -e '.apps | length == 0' "$WORK/.stdout" >/dev/null || fail "apps left: $(cat "$WORK/.stdout")"
 expect_refused "status of an uninstalled app" "not found|no app|unknown" "$FOGKEEP" app status "$APP" "${LOCAL[@]}"
+
+# ---- audit trail: the calls above were recorded and chained; an edited byte is located -----
+expect_ok "audit list" "$FOGKEEP" audit list --json --action 'apps.*' "${REMOTE[@]}"
+for action in apps.install apps.start; do
+  jq -e --arg id "$APP" --arg a "$action" \
+    '[.records[] | select(.action == $a and .target == $id and (.result | startswith("2")))] | length >= 1' \
+    "$WORK/.stdout" >/dev/null || fail "audit list lacks $action of $APP: $(cat "$WORK/.stdout")"
+done
+expect_ok "audit list (table)" "$FOGKEEP" audit list "${LOCAL[@]}"
+head -1 "$WORK/.stdout" | grep -qE '^SEQ +TIME +ACTOR +ROLE +SOURCE +ACTION +TARGET +RESULT' || fail "audit list header"
+expect_ok "audit verify --node" "$FOGKEEP" audit verify "${REMOTE[@]}"
+grep -q ": OK: " "$WORK/.stdout" || fail "audit verify --node: $(cat "$WORK/.stdout")"
+expect_ok "audit verify FILE" "$FOGKEEP" audit verify "$DATA/audit.log"
+# One byte: the seq of line 2 ({"seq":2,...).
+offset=$(($(head -n 1 "$DATA/audit.log" | wc -c) + 7))
+printf '7' | dd of="$DATA/audit.log" bs=1 seek="$offset" conv=notrunc status=none
+rc=0
+"$FOGKEEP" audit verify "$DATA/audit.log" >"$WORK/.stdout" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "audit verify of an edited log: exit $rc: $(cat "$WORK/.stdout")"
+grep -q "audit.log:2: modified" "$WORK/.stdout" || fail "edit not located: $(cat "$WORK/.stdout")"
+pass
 done_checks

@@ -1,7 +1,10 @@
 #include "node/runtime/cli_runtime.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <string>
 
 #include "core/fs.h"
@@ -96,11 +99,22 @@ Error CliRuntime::CommandError(std::string_view verb, std::string_view id,
 }
 
 Status CliRuntime::Create(std::string_view id, const CreateOptions& options) {
+  return Launch(id, options, /*start=*/false);
+}
+
+Status CliRuntime::Run(std::string_view id, const CreateOptions& options) {
+  return Launch(id, options, /*start=*/true);
+}
+
+Status CliRuntime::Launch(std::string_view id, const CreateOptions& options, bool start) {
   FK_TRY(CheckId(id));
+  const std::string verb = start ? "run" : "create";
   std::vector<std::string> args;
   if (!options.log_file.empty()) args = LogArgs(options.log_file);
-  args.insert(args.end(), {"create", "--bundle", options.bundle_dir, "--pid-file", options.pid_file,
-                           std::string(id)});
+  args.push_back(verb);
+  if (start) args.push_back("--detach");
+  args.insert(args.end(),
+              {"--bundle", options.bundle_dir, "--pid-file", options.pid_file, std::string(id)});
   // The runtime hands its own stdio to the container's init, so its diagnostics go to the
   // log file rather than a captured stderr (a capture pipe would break once the runtime exits
   // and the container still writes to it).
@@ -108,13 +122,13 @@ Status CliRuntime::Create(std::string_view id, const CreateOptions& options) {
   spawn.stdin_fd = options.stdin_fd;
   spawn.stdout_fd = options.stdout_fd;
   spawn.stderr_fd = options.stderr_fd;
-  auto run = FK_TRY_CTX(Invoke(std::move(args), spawn), std::string(name()) + " create");
+  auto run = FK_TRY_CTX(Invoke(std::move(args), spawn), std::string(name()) + " " + verb);
   if (run.status.success()) return {};
   std::string message;
   if (!options.log_file.empty()) {
     if (auto log = fs::ReadFile(options.log_file, 4 << 20)) message = LastLoggedError(*log);
   }
-  Error error = CommandError("create", id, run, message);
+  Error error = CommandError(verb, id, run, message);
   (void)Delete(id, /*force=*/true);
   return Fail(std::move(error));
 }
@@ -159,6 +173,12 @@ Result<ContainerState> CliRuntime::State(std::string_view id) {
   }
   return FK_TRY_CTX(ParseContainerState(run.out),
                     std::string(name()) + " state " + std::string(id));
+}
+
+bool CliRuntime::MayExist(std::string_view id) const {
+  if (options_.root.empty() || !CheckId(id)) return true;
+  struct stat st {};
+  return ::lstat((options_.root + "/" + std::string(id)).c_str(), &st) == 0 || errno != ENOENT;
 }
 
 Result<RuntimeVersion> CliRuntime::Version() {

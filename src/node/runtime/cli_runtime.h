@@ -15,9 +15,14 @@ class CliRuntime : public OciRuntime {
  public:
   Status Create(std::string_view id, const CreateOptions& options) override;
   Status Start(std::string_view id) override;
+  Status Run(std::string_view id, const CreateOptions& options) override;
   Status Kill(std::string_view id, int signal) override;
   Status Delete(std::string_view id, bool force) override;
   Result<ContainerState> State(std::string_view id) override;
+  // With a --root: whether the runtime's directory for the container (runc and crun keep one
+  // per container under the root) exists. Without one the runtime's default root is not
+  // fogkeep's to inspect, so true.
+  bool MayExist(std::string_view id) const override;
   Result<RuntimeVersion> Version() override;
 
   const std::string& binary() const { return binary_; }
@@ -36,6 +41,9 @@ class CliRuntime : public OciRuntime {
   Result<process::RunResult> Invoke(std::vector<std::string> args) const;
   Result<process::RunResult> Invoke(std::vector<std::string> args,
                                     process::SpawnOptions spawn) const;
+  // `create`, or `run --detach` when `start`: the container from its bundle, with the runtime's
+  // stdio handed to its init. On failure, the runtime's logged reason and a forced delete.
+  Status Launch(std::string_view id, const CreateOptions& options, bool start);
   // "<name> <verb> <id>: <the runtime's message>".
   Error CommandError(std::string_view verb, std::string_view id, const process::RunResult& run,
                      std::string_view message = {}) const;

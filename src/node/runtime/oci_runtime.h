@@ -60,6 +60,10 @@ class OciRuntime {
   virtual Status Create(std::string_view id, const CreateOptions& options) = 0;
   // Runs the user process of a created container.
   virtual Status Start(std::string_view id) = 0;
+  // Create and Start in one runtime invocation (`run --detach`): the user process runs when it
+  // returns. On failure the runtime's message is in the error and nothing named `id` is left
+  // behind.
+  virtual Status Run(std::string_view id, const CreateOptions& options) = 0;
   // Sends `signal` to the container's init. kNotFound if the container does not exist;
   // kConflict if it is not running.
   virtual Status Kill(std::string_view id, int signal) = 0;
@@ -68,6 +72,12 @@ class OciRuntime {
   virtual Status Delete(std::string_view id, bool force) = 0;
   // Status and init pid. A container the runtime does not know is kAbsent, not an error.
   virtual Result<ContainerState> State(std::string_view id) = 0;
+  // False only when container `id` certainly does not exist, found without running the
+  // runtime: lets a caller skip a Delete that would find nothing. The default cannot tell.
+  virtual bool MayExist(std::string_view id) const {
+    (void)id;
+    return true;
+  }
   // The runtime binary's version, for the start-up check.
   virtual Result<RuntimeVersion> Version() = 0;
 };

@@ -128,12 +128,14 @@ class Shim {
   Status Setup() {
     ::signal(SIGPIPE, SIG_IGN);
     if (::chdir("/") != 0) return FailErrno("chdir /", errno);
-    FK_TRY(
-        fs::WriteFileAtomic(StatePath(config_, kShimPidFile), std::to_string(::getpid()) + "\n"));
+    // Not fsynced: it names a process, which a power cut ends anyway, and readers check that
+    // the pid is this app's shim before trusting it.
+    FK_TRY(fs::WriteFileAtomic(StatePath(config_, kShimPidFile), std::to_string(::getpid()) + "\n",
+                               0644, fs::Durability::kAtomicOnly));
     // A record left by an earlier run of this app must not be read as this run's.
     ::unlink(StatePath(config_, kExitFile).c_str());
     ::unlink(StatePath(config_, kContainerPidFile).c_str());
-    // The container's init is orphaned when the runtime's `create` exits; as a subreaper
+    // The container's init is orphaned when the runtime's `run` exits; as a subreaper
     // the shim inherits it and can wait for it.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return FailErrno("PR_SET_CHILD_SUBREAPER", errno);
     sigset_t mask;
@@ -167,7 +169,10 @@ class Shim {
     create.log_file = StatePath(config_, kRuntimeLogFile);
     create.stdout_fd = out_write.get();
     create.stderr_fd = err_write.get();
-    FK_TRY(runtime_->Create(config_.id, create));
+    // One runtime invocation rather than create + start: each is a program start that costs
+    // tens of milliseconds on a small node. The init may then end before its pid is read
+    // below; nothing reaps it before Supervise() does, so its status is not lost.
+    FK_TRY(runtime_->Run(config_.id, create));
     // Only the container holds the write ends now, so the pipes reach end-of-file when its
     // last process is gone.
     out_write.Reset();
@@ -183,12 +188,6 @@ class Shim {
     // Also watched directly: should the init not be the shim's child (no subreaper support),
     // its end is still noticed, though without an exit status.
     init_pidfd_.Reset(PidfdOpen(*pid));
-
-    if (auto st = runtime_->Start(config_.id); !st) {
-      (void)runtime_->Delete(config_.id, /*force=*/true);
-      ReapAll();
-      return st;
-    }
     return {};
   }
 

@@ -3,7 +3,7 @@
 //
 // It outlives fogkeepd: StartShim() detaches it (double fork, own session), so the daemon can
 // be restarted, upgraded or SIGKILLed without stopping apps. The shim is a child subreaper,
-// so the container's init, orphaned when the runtime's `create` exits, becomes its child; it
+// so the container's init, orphaned when the runtime's `run` exits, becomes its child; it
 // holds the container's stdout/stderr pipes and copies them into a size-capped rotating log,
 // waits for the init, records how it ended (exit code or signal, and OOM kills from the
 // cgroup) in exit.json, deletes the container from the runtime and exits.

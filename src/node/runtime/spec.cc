@@ -8,55 +8,12 @@
 #include "core/fs.h"
 #include "node/runtime/oci_runtime.h"
 #include "node/runtime/seccomp.h"
+#include "package/descriptor.h"
 
 namespace fogkeep::node::runtime {
 namespace {
 
 namespace json = boost::json;
-
-constexpr std::string_view kKnownCapabilities[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 // Hidden (bind-mounted over with an empty file or directory): host hardware, kernel memory
 // and timing details that help an attacker and no app needs.
@@ -328,7 +285,7 @@ Status ValidateContainerSpec(const ContainerSpec& spec) {
   if (spec.tmp_size_bytes < kMinTmpBytes) problem("/tmp size is below 64 KiB");
 
   for (const auto& cap : spec.capabilities) {
-    if (std::ranges::find(kKnownCapabilities, cap) == std::end(kKnownCapabilities)) {
+    if (!package::IsKnownCapability(cap)) {
       problem("unknown capability '" + cap + "'");
     }
   }
@@ -390,10 +347,11 @@ Result<std::string> GenerateOciConfig(const ContainerSpec& spec) {
   return json::serialize(config);
 }
 
-Status WriteBundle(const std::string& bundle_dir, const ContainerSpec& spec) {
+Status WriteBundle(const std::string& bundle_dir, const ContainerSpec& spec,
+                   fs::Durability durability) {
   std::string config = FK_TRY(GenerateOciConfig(spec));
   FK_TRY_CTX(fs::MakeDirs(bundle_dir, 0700), "bundle");
-  return fs::WriteFileAtomic(bundle_dir + "/config.json", config, 0600);
+  return fs::WriteFileAtomic(bundle_dir + "/config.json", config, 0600, durability);
 }
 
 }  // namespace fogkeep::node::runtime

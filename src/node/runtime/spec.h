@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace fogkeep::node::runtime {
 
@@ -105,7 +106,9 @@ std::string CgroupsPath(const ContainerSpec& spec);
 Result<std::string> GenerateOciConfig(const ContainerSpec& spec);
 
 // Writes `<bundle_dir>/config.json` atomically (mode 0600: the environment may carry secrets),
-// creating bundle_dir (0700) when missing.
-Status WriteBundle(const std::string& bundle_dir, const ContainerSpec& spec);
+// creating bundle_dir (0700) when missing. kAtomicOnly suits a caller that writes the bundle
+// again before every container it creates from it.
+Status WriteBundle(const std::string& bundle_dir, const ContainerSpec& spec,
+                   fs::Durability durability = fs::Durability::kDurable);
 
 }  // namespace fogkeep::node::runtime

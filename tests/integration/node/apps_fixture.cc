@@ -100,15 +100,18 @@ Result<std::string> BuildTestPackage(const std::string& work_dir, const TestPack
       "  resources:\n"
       "    profile: c1.tiny\n";
   if (spec.declare_interface) {
-    yaml += "    network:\n      - interface-name: eth0\n        ports:\n          tcp: [8080]\n";
+    yaml += "    network:\n      - interface-name: eth0\n        ports:\n          tcp: [" +
+            std::to_string(spec.port) + "]\n";
   }
   yaml += "  startup:\n    rootfs: rootfs.tar\n    target: [\"/bin/sh\", \"/app/run.sh\"]\n";
+  if (!spec.capabilities.empty() || spec.host_network) yaml += "  security:\n";
   if (!spec.capabilities.empty()) {
-    yaml += "  security:\n    capabilities: [";
+    yaml += "    capabilities: [";
     for (std::size_t i = 0; i < spec.capabilities.size(); ++i)
       yaml += (i ? ", " : "") + spec.capabilities[i];
     yaml += "]\n";
   }
+  if (spec.host_network) yaml += "    host-network: true\n";
   FK_TRY(fs::WriteFileAtomic(dir + "/package.yaml", yaml, 0644));
   FK_TRY(fs::WriteFileAtomic(dir + "/package_config.ini", spec.config, 0644));
   std::string unsigned_path = dir + "/unsigned.tar";

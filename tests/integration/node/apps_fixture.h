@@ -2,6 +2,7 @@
 // signed on the fly, and the clean-up of a whole node (shims, containers, cgroups).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,7 +37,10 @@ struct TestPackage {
   std::string script = "echo ran > /data/proof\ntrap 'exit 0' TERM\nwhile true; do sleep 1; done\n";
   std::string config = "[demo]\ncolour = blue\n";
   std::vector<std::string> capabilities;
+  // Declares interface eth0 with tcp port `port` in app.resources.network.
   bool declare_interface = false;
+  std::uint16_t port = 8080;
+  bool host_network = false;  // app.security.host-network: true
 };
 
 // Builds the package under `work_dir` and returns its path; signed when `signer` is set.

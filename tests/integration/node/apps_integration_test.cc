@@ -88,7 +88,9 @@ class AppsTest : public ::testing::Test {
     dir_.reset();
   }
 
+  // Closes the node first, if open: the data dir's lock admits one service at a time.
   bool OpenNode() {
+    apps_.reset();
     auto apps = Apps::Open(config_);
     EXPECT_TRUE(apps) << apps.error().message();
     if (!apps) return false;
@@ -373,6 +375,19 @@ TEST_F(AppsTest, FailedUpgradeRollsBackAndTheOldVersionRunsAgain) {
   EXPECT_FALSE(Exists(data_dir_ + "/apps/" + id + "/1.1.0"));
   EXPECT_TRUE(StagingEmpty());
   Must(apps_->Apply(id, AppAction::kStop));
+}
+
+TEST_F(AppsTest, ASecondServiceOnTheSameDataDirIsRefused) {
+  AppsConfig second = config_;
+  second.run_monitor = false;
+  auto other = Apps::Open(second);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), ErrorCode::kConflict) << other.error().message();
+  EXPECT_NE(other.error().message().find("in use"), std::string::npos);
+  // Released with the first one.
+  apps_.reset();
+  other = Apps::Open(second);
+  ASSERT_TRUE(other) << other.error().message();
 }
 
 TEST_F(AppsTest, AppsKeepRunningAcrossADaemonRestartAndAreReattached) {

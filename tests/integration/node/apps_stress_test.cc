@@ -1,7 +1,10 @@
-// Crash-consistency under fire: a child process drives two apps through random lifecycles
-// (install, activate, start, upgrade, restart, stop, deactivate, uninstall) while the test
-// SIGKILLs it at random moments. After every kill the test reopens the node on the same data
-// dir and checks that recovery left it consistent:
+// Crash-consistency under fire, twice over: two apps go through random lifecycles (install,
+// activate, start, upgrade, restart, stop, deactivate, uninstall) while the test SIGKILLs the
+// process doing the work at random moments:
+//   - the app service in a forked child that calls it directly;
+//   - the real fogkeepd, driven over its Unix socket by a forked client.
+// After every kill the test reopens the node on the same data dir and checks that recovery
+// left it consistent:
 //   - no pending intent, no staging dir, apps/ holds exactly the installed apps;
 //   - every RUNNING app has a live shim and a running container, and no other app has either;
 //   - no container, shim or cgroup exists without a RUNNING app behind it.
@@ -9,7 +12,6 @@
 // Slow (minutes), so it is out of the default ctest run: `ctest -C stress -L stress` runs it
 // (see CMakeLists.txt). Run directly, it skips unless FOGKEEP_STRESS=1 is set;
 // FOGKEEP_STRESS_KILLS sets the number of kills (default 50).
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,8 +28,10 @@
 #include <gtest/gtest.h>
 
 #include "apps_fixture.h"
+#include "cli/node_client.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "node/apps.h"
 #include "node/runtime/cgroups.h"
 #include "node/runtime/oci_runtime.h"
@@ -42,23 +46,11 @@ using namespace std::chrono_literals;
 
 constexpr const char* kAppIds[] = {"stress-a", "stress-b"};
 
-std::vector<std::string> Entries(const std::string& path) {
-  std::vector<std::string> out;
-  if (DIR* dir = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(dir)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") out.push_back(name);
-    }
-    ::closedir(dir);
-  }
-  return out;
-}
-
 // Pids of live fogkeep-shim processes whose state dir lies under `data_dir`, by app id.
 std::multimap<std::string, pid_t> ShimsOf(const std::string& data_dir) {
   std::multimap<std::string, pid_t> out;
   const std::string marker = "--state-dir=" + data_dir + "/apps/";
-  for (const auto& name : Entries("/proc")) {
+  for (const auto& name : fs::ListDir("/proc")) {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     auto cmdline = fs::ReadFile("/proc/" + name + "/cmdline", 1 << 16);
     if (!cmdline || cmdline->find("fogkeep-shim") == std::string::npos) continue;
@@ -155,6 +147,69 @@ AppsConfig NodeConfig(const std::string& data_dir, const std::string& cgroup_par
   }
 }
 
+// The same walk over fogkeepd's API, through the Unix socket at `socket`. Requests that fail
+// (fogkeepd is restarting, or refuses a step) are simply followed by the next. Never returns.
+[[noreturn]] void DriveDaemon(const std::string& socket, const Packages& packages, unsigned seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  cli::NodeTarget target;
+  target.socket = socket;
+  while (true) {
+    auto client = cli::NodeClient::Connect(target, 30s);
+    if (!client) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    const std::string id = kAppIds[pick(2)];
+    const std::string path = "/api/v1/apps/" + id;
+    auto action = [&](const char* verb) {
+      (void)client->Call(net::Method::kPost, path + "/" + verb);
+    };
+    auto upgrade = [&](const std::string& version) {
+      (void)client->UploadFile(net::Method::kPost, path + "/upgrade",
+                               version == "1.0.0" ? packages.v2 : packages.v1);
+    };
+    auto got = client->Call(net::Method::kGet, path);
+    if (!got) {
+      if (got.error().code() == ErrorCode::kNotFound) {
+        (void)client->UploadFile(net::Method::kPost, "/api/v1/apps?id=" + id,
+                                 pick(2) ? packages.v1 : packages.v2);
+      }
+      continue;
+    }
+    const std::string& body = got->body;
+    const bool v1 = body.find("\"version\":\"1.0.0\"") != std::string::npos;
+    const std::string version = v1 ? "1.0.0" : "2.0.0";
+    if (body.find("\"state\":\"DEPLOYED\"") != std::string::npos) {
+      if (int c = pick(4); c < 2) {
+        action("activate");
+      } else if (c == 2) {
+        (void)client->Call(net::Method::kDelete, path);
+      } else {
+        upgrade(version);
+      }
+    } else if (body.find("\"state\":\"ACTIVATED\"") != std::string::npos) {
+      action(pick(4) < 3 ? "start" : "deactivate");
+    } else if (body.find("\"state\":\"RUNNING\"") != std::string::npos) {
+      if (int c = pick(4); c < 2) {
+        action("stop");
+      } else if (c == 2) {
+        action("restart");
+      } else {
+        upgrade(version);
+      }
+    } else {
+      if (int c = pick(3); c == 0) {
+        action("start");
+      } else if (c == 1) {
+        action("deactivate");
+      } else {
+        upgrade(version);
+      }
+    }
+  }
+}
+
 class AppsStressTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -167,10 +222,8 @@ class AppsStressTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (child_ > 0) {
-      ::kill(child_, SIGKILL);
-      ::waitpid(child_, nullptr, 0);
-    }
+    KillAndReap(&daemon_);
+    KillAndReap(&child_);
     if (!data_dir_.empty()) testing::DestroyNode(data_dir_, cgroup_parent_);
     dir_.reset();
   }
@@ -183,7 +236,7 @@ class AppsStressTest : public ::testing::Test {
     if (!store) return "store: " + store.error().message();
     if (auto pending = (*store)->PendingIntents(); !pending || !pending->empty())
       add("intents pending");
-    if (!Entries(data_dir_ + "/staging").empty()) add("staging not empty");
+    if (!fs::ListDir(data_dir_ + "/staging").empty()) add("staging not empty");
     auto list = apps.List();
     if (!list) return "list: " + list.error().message();
     std::set<std::string> ids;
@@ -193,10 +246,10 @@ class AppsStressTest : public ::testing::Test {
       if (info.state == AppState::kRunning) running.insert(info.id);
     }
     std::set<std::string> dirs;
-    for (const auto& name : Entries(data_dir_ + "/apps")) dirs.insert(name);
+    for (const auto& name : fs::ListDir(data_dir_ + "/apps")) dirs.insert(name);
     if (dirs != ids) add("apps/ does not match the installed apps");
     for (const auto& info : *list) {
-      auto versions = Entries(data_dir_ + "/apps/" + info.id);
+      auto versions = fs::ListDir(data_dir_ + "/apps/" + info.id);
       for (const auto& v : versions) {
         if (v != info.version && v != "data" && v != "bundle" && v != "state") {
           add(info.id + ": stray " + v);
@@ -214,7 +267,7 @@ class AppsStressTest : public ::testing::Test {
                                        : ": container runs for an app not RUNNING"));
       }
     }
-    for (const auto& id : Entries(data_dir_ + "/runtime")) {
+    for (const auto& id : fs::ListDir(data_dir_ + "/runtime")) {
       if (!running.contains(id)) add("container " + id + " without a RUNNING app");
     }
     auto shims = ShimsOf(data_dir_);
@@ -229,7 +282,7 @@ class AppsStressTest : public ::testing::Test {
     std::string root = cgroups->version() == runtime::CgroupVersion::kV2
                            ? "/sys/fs/cgroup" + cgroup_parent_
                            : "/sys/fs/cgroup/pids" + cgroup_parent_;
-    for (const auto& name : Entries(root)) {
+    for (const auto& name : fs::ListDir(root)) {
       struct stat st {};
       if (::stat((root + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
           !running.contains(name)) {
@@ -239,57 +292,55 @@ class AppsStressTest : public ::testing::Test {
     return problems;
   }
 
-  std::unique_ptr<fogkeep::testing::TempDir> dir_;
-  std::string data_dir_;
-  std::string cgroup_parent_;
-  pid_t child_ = 0;
-};
+  static const char* kShimBinary() { return testing::kShimBinary; }
 
-TEST_F(AppsStressTest, RandomKillsNeverLeaveTheNodeInconsistent) {
-  int kills = 50;
-  if (const char* n = std::getenv("FOGKEEP_STRESS_KILLS")) kills = std::max(1, std::atoi(n));
-  auto signer = testing::MakeSigner();
-  ASSERT_TRUE(signer) << signer.error().message();
-  testing::TestPackage spec;
-  spec.name = "stress";
-  spec.script = "echo v1 >> /data/history\ntrap 'exit 0' TERM\nwhile true; do sleep 1; done\n";
-  Packages packages;
-  packages.v1 = *testing::BuildTestPackage(dir_->path(), spec, &*signer);
-  spec.version = "2.0.0";
-  spec.script = "echo v2 >> /data/history\ntrap 'exit 0' TERM\nwhile true; do sleep 1; done\n";
-  packages.v2 = *testing::BuildTestPackage(dir_->path(), spec, &*signer);
+  static int Kills() {
+    const char* n = std::getenv("FOGKEEP_STRESS_KILLS");
+    return n != nullptr ? std::max(1, std::atoi(n)) : 50;
+  }
 
-  AppsConfig config = NodeConfig(data_dir_, cgroup_parent_);
-  {
-    auto apps = Apps::Open(config);
+  // SIGKILLs and reaps *pid (when set) and clears it; true when it was killed rather than
+  // having ended on its own.
+  static bool KillAndReap(pid_t* pid) {
+    if (*pid <= 0) return true;
+    ::kill(*pid, SIGKILL);
+    int status = 0;
+    const bool reaped = ::waitpid(*pid, &status, 0) == *pid;
+    *pid = 0;
+    return reaped && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+
+  // Two signed versions of one busybox app, a node that trusts their signer and allows the
+  // downgrades that upgrades back and forth between them need.
+  void PrepareNode() {
+    auto signer = testing::MakeSigner();
+    ASSERT_TRUE(signer) << signer.error().message();
+    testing::TestPackage spec;
+    spec.name = "stress";
+    spec.script = "echo v1 >> /data/history\ntrap 'exit 0' TERM\nwhile true; do sleep 1; done\n";
+    packages_.v1 = *testing::BuildTestPackage(dir_->path(), spec, &*signer);
+    spec.version = "2.0.0";
+    spec.script = "echo v2 >> /data/history\ntrap 'exit 0' TERM\nwhile true; do sleep 1; done\n";
+    packages_.v2 = *testing::BuildTestPackage(dir_->path(), spec, &*signer);
+
+    config_ = NodeConfig(data_dir_, cgroup_parent_);
+    auto apps = Apps::Open(config_);
     ASSERT_TRUE(apps) << apps.error().message();
     TrustMaterial trust;
     trust.anchors.push_back(signer->ca.ToPem());
     ASSERT_TRUE((*apps)->SetTrust(trust));
     PlatformPolicy policy;
-    policy.allow_downgrade = true;  // upgrades go back and forth between the two versions
+    policy.allow_downgrade = true;
     ASSERT_TRUE((*apps)->SetPolicy(policy));
   }
 
-  std::mt19937 rng(static_cast<unsigned>(::getpid()));
-  std::set<std::string> states_seen;
-  for (int round = 0; round < kills; ++round) {
-    unsigned seed = static_cast<unsigned>(rng());
-    child_ = ::fork();
-    ASSERT_GE(child_, 0);
-    if (child_ == 0) Drive(config, packages, seed);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 2700));
-    ASSERT_EQ(::kill(child_, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child_, &status, 0), child_);
-    child_ = 0;
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the driver ended on its own in round " << round;
-
-    AppsConfig check = config;
+  // Reopens the node as a restarted fogkeepd would and waits (briefly: a restart the monitor
+  // had scheduled is due after its short backoff) for every consistency rule to hold.
+  void CheckAfterKill(int round) {
+    AppsConfig check = config_;
     check.run_monitor = false;
     auto apps = Apps::Open(check);
     ASSERT_TRUE(apps) << "round " << round << ": " << apps.error().message();
-    // A restart the monitor had scheduled is due after its (short) backoff.
     std::string problems;
     for (int attempt = 0; attempt < 40; ++attempt) {
       problems = Inconsistency(**apps);
@@ -301,12 +352,79 @@ TEST_F(AppsStressTest, RandomKillsNeverLeaveTheNodeInconsistent) {
     auto list = (*apps)->List();
     ASSERT_TRUE(list);
     for (const auto& info : *list)
-      states_seen.insert(std::string(AppStateName(info.state)) + "@" + info.version);
+      states_seen_.insert(std::string(AppStateName(info.state)) + "@" + info.version);
   }
-  std::string seen;
-  for (const auto& s : states_seen) seen += s + " ";
-  std::printf("states seen after kills: %s\n", seen.c_str());
-  EXPECT_GE(states_seen.size(), 3u);
+
+  // The kills must have caught the apps in several states, or the test proved little.
+  void ReportStatesSeen() {
+    std::string seen;
+    for (const auto& s : states_seen_) seen += s + " ";
+    std::printf("states seen after kills: %s\n", seen.c_str());
+    EXPECT_GE(states_seen_.size(), 3u);
+  }
+
+  std::unique_ptr<fogkeep::testing::TempDir> dir_;
+  std::string data_dir_;
+  std::string cgroup_parent_;
+  AppsConfig config_;
+  Packages packages_;
+  std::set<std::string> states_seen_;
+  pid_t child_ = 0;
+  pid_t daemon_ = 0;
+};
+
+TEST_F(AppsStressTest, RandomKillsNeverLeaveTheNodeInconsistent) {
+  ASSERT_NO_FATAL_FAILURE(PrepareNode());
+  std::mt19937 rng(static_cast<unsigned>(::getpid()));
+  for (int round = 0; round < Kills(); ++round) {
+    unsigned seed = static_cast<unsigned>(rng());
+    child_ = ::fork();
+    ASSERT_GE(child_, 0);
+    if (child_ == 0) Drive(config_, packages_, seed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 2700));
+    ASSERT_TRUE(KillAndReap(&child_)) << "the driver ended on its own in round " << round;
+    ASSERT_NO_FATAL_FAILURE(CheckAfterKill(round));
+  }
+  ReportStatesSeen();
+}
+
+TEST_F(AppsStressTest, FogkeepdKilledAtRandomNeverLeavesTheNodeInconsistent) {
+  ASSERT_NO_FATAL_FAILURE(PrepareNode());
+  const std::string socket = dir_->path() + "/fogkeepd.sock";
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ 0x5eed);
+  for (int round = 0; round < Kills(); ++round) {
+    process::SpawnOptions daemon;
+    daemon.argv = {FOGKEEPD_BINARY,
+                   "--data-dir",
+                   data_dir_,
+                   "--listen",
+                   "none",
+                   "--socket",
+                   socket,
+                   "--shim",
+                   kShimBinary(),
+                   "--cgroup-parent",
+                   cgroup_parent_,
+                   "--first-slot",
+                   std::to_string(config_.first_slot),
+                   "--log-level",
+                   "error"};
+    daemon.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    daemon.stderr_fd = STDERR_FILENO;
+    auto spawned = process::Spawn(daemon);
+    ASSERT_TRUE(spawned) << spawned.error().message();
+    daemon_ = *spawned;
+    unsigned seed = static_cast<unsigned>(rng());
+    child_ = ::fork();
+    ASSERT_GE(child_, 0);
+    if (child_ == 0) DriveDaemon(socket, packages_, seed);
+    // Recovery at start-up is a target too: some kills land before the socket is up.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 2800));
+    ASSERT_TRUE(KillAndReap(&daemon_)) << "fogkeepd ended on its own in round " << round;
+    ASSERT_TRUE(KillAndReap(&child_)) << "the client ended on its own in round " << round;
+    ASSERT_NO_FATAL_FAILURE(CheckAfterKill(round));
+  }
+  ReportStatesSeen();
 }
 
 }  // namespace

@@ -37,6 +37,22 @@ TEST_F(FsTest, AtomicWriteReplacesContentWithExactMode) {
   EXPECT_EQ(count, 1);
 }
 
+TEST_F(FsTest, AtomicOnlyWriteKeepsTheSameContract) {
+  std::string path = dir_ + "/shim.pid";
+  ASSERT_TRUE(WriteFileAtomic(path, "1\n", 0640, Durability::kAtomicOnly));
+  ASSERT_TRUE(WriteFileAtomic(path, "22\n", 0640, Durability::kAtomicOnly));
+  EXPECT_EQ(*ReadFile(path), "22\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  int count = 0;
+  ASSERT_TRUE(Walk(dir_, [&](const std::string&, const struct stat&) -> Status {
+    ++count;
+    return {};
+  }));
+  EXPECT_EQ(count, 1);
+}
+
 TEST_F(FsTest, ReadFileEnforcesLimit) {
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/big", std::string(1000, 'x')));
   auto r = ReadFile(dir_ + "/big", 999);
@@ -85,6 +101,18 @@ TEST_F(FsTest, RemoveTreeDoesNotFollowLinks) {
   EXPECT_EQ(::access((dir_ + "/victim").c_str(), F_OK), -1);
   EXPECT_EQ(*ReadFile(dir_ + "/keep/precious"), "data");
   EXPECT_TRUE(RemoveTree(dir_ + "/does-not-exist"));
+}
+
+TEST_F(FsTest, LockExclusiveAdmitsOneHolderAndIsNotInherited) {
+  const std::string path = dir_ + "/lock";
+  auto first = LockExclusive(path);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_NE(::fcntl(first->get(), F_GETFD) & FD_CLOEXEC, 0);
+  auto second = LockExclusive(path);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kConflict);
+  first->Reset();
+  EXPECT_TRUE(LockExclusive(path));
 }
 
 }  // namespace

@@ -11,12 +11,17 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "api/node.h"
+#include "audit/log.h"
+#include "audit/query.h"
+#include "audit/verify.h"
 #include "core/fs.h"
 #include "crypto/hash.h"
 #include "net/client.h"
 #include "net/server.h"
+#include "node/audit_api.h"
 #include "node/auth_token.h"
 #include "support/support.h"
 #include "unit/net/net_test_util.h"
@@ -230,14 +235,20 @@ class NodeApiTest : public ::testing::Test {
     options.max_upload_bytes = kUploadLimit;
     options.log_poll_interval = std::chrono::milliseconds(20);
     Must(RegisterNodeApi(router, apps_, options), "register");
+    audit_ =
+        Must(audit::AuditLog::Open(dir_ / "audit.log", {.durability = audit::Durability::kNone}),
+             "audit log");
+    Must(RegisterAuditApi(router, audit_), "register audit");
     net::ServerOptions server_options;
+    // Three refusals are recorded, then none (no refill), so tests can count them.
+    server_options.audit = MakeAuditSink(audit_, {.refusal_burst = 3, .refusals_per_second = 0});
     server_options.tcp = net::TcpListenerOptions{
         .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
     server_options.unix_socket = net::UnixListenerOptions{.path = dir_ / "api.sock"};
-    server_ =
-        Must(net::Server::Create(std::move(server_options), std::move(router),
-                                 std::make_shared<TokenAuthenticator>(dir_ / "tokens"), nullptr),
-             "server");
+    server_ = Must(net::Server::Create(std::move(server_options), std::move(router),
+                                       std::make_shared<TokenAuthenticator>(dir_ / "tokens"),
+                                       std::make_shared<RoleAuthorizer>()),
+                   "server");
     Must(server_->Start(), "start");
   }
   void TearDown() override { server_->Stop(); }
@@ -267,10 +278,25 @@ class NodeApiTest : public ::testing::Test {
     return body ? body->code : "";
   }
 
+  // The records of the audit log, oldest first.
+  std::vector<audit::Record> AuditRecords() const {
+    std::vector<audit::Record> out;
+    const std::string text = Must(fs::ReadFile(dir_ / "audit.log"), "read audit log");
+    std::size_t pos = 0;
+    for (std::size_t nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+      out.push_back(Must(audit::ParseLine(std::string_view(text).substr(pos, nl - pos)), "record"));
+    }
+    return out;
+  }
+  std::string TokenActor(std::string_view token) const {
+    return "token:" + crypto::Sha256Hex(token).substr(0, 12);
+  }
+
   static inline net::test::Issued* ca_ = nullptr;
   static inline net::test::Issued* server_cert_ = nullptr;
   testing::TempDir dir_;
   std::shared_ptr<FakeAppService> apps_ = std::make_shared<FakeAppService>();
+  std::shared_ptr<audit::AuditLog> audit_;
   std::unique_ptr<net::Server> server_;
   std::string token_;
 };
@@ -523,6 +549,186 @@ TEST_F(NodeApiTest, PlatformPolicyAndTrust) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->anchors, std::vector<std::string>{pem});
   EXPECT_EQ(Call(Method::kPut, "/api/v1/platform/trust", R"({"anchors":["junk"]})").status, 400);
+}
+
+TEST_F(NodeApiTest, AuditReadIsForAuditorsAndAdminsOnly) {
+  auto client = Https();
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit", Auth()), "admin").status, 200);
+  const std::string auditor = Must(CreateToken(dir_ / "tokens", "auditor"), "auditor");
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit", Auth(auditor)), "a").status, 200);
+  for (const char* role : {"app-manager", "network-manager"}) {
+    const std::string token = Must(CreateToken(dir_ / "tokens", role), role);
+    Response r = Must(client->Request(Method::kGet, "/api/v1/audit", Auth(token)), role);
+    EXPECT_EQ(r.status, 403) << role;
+    EXPECT_EQ(ErrorCodeOf(r), "forbidden") << role;
+  }
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit"), "none").status, 401);
+
+  // The same matrix governs the other routes: an auditor reads apps but cannot change them.
+  apps_->AddApp("alpha", AppState::kActivated);
+  const std::string manager = Must(CreateToken(dir_ / "tokens", "app-manager"), "manager");
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/apps", Auth(auditor)), "a").status, 200);
+  EXPECT_EQ(
+      Must(client->Request(Method::kPost, "/api/v1/apps/alpha/start", Auth(auditor)), "a").status,
+      403);
+  EXPECT_EQ(
+      Must(client->Request(Method::kPost, "/api/v1/apps/alpha/start", Auth(manager)), "m").status,
+      200);
+  EXPECT_EQ(Must(client->Request(Method::kPut, "/api/v1/platform/policy", Auth(manager), "{}"), "m")
+                .status,
+            403);
+  EXPECT_TRUE(auth::RoleHolds("admin", "anything.added.later"));
+  EXPECT_FALSE(auth::RoleHolds("auditor", "anything.added.later"));
+}
+
+TEST_F(NodeApiTest, StateChangingCallsAreAuditedWithWhoWhatWhereAndResult) {
+  apps_->AddApp("alpha", AppState::kDeployed);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/activate").status, 200);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/ghost/start").status, 404);
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/apps").status, 200);  // reads are not recorded
+  const std::string file = dir_ / "pkg.tar";
+  Must(fs::WriteFileAtomic(file, std::string(1000, 'p')), "write");
+  EXPECT_EQ(Must(Https()->UploadFile(Method::kPost, "/api/v1/apps", Auth(), file), "up").status,
+            201);
+  EXPECT_EQ(Call(Method::kPut, "/api/v1/platform/policy", "{not json").status, 400);
+  EXPECT_EQ(Call(Method::kDelete, "/api/v1/apps/alpha").status, 204);
+
+  const auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 5u);
+  const std::vector<std::tuple<std::string, std::string, std::string>> expected = {
+      {"apps.activate", "alpha", "200"},
+      {"apps.start", "ghost", "404"},
+      {"apps.install", "hello", "201"},
+      {"platform.policy", "/api/v1/platform/policy", "400"},
+      {"apps.uninstall", "alpha", "204"}};
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(records[i].seq, i + 1);
+    EXPECT_EQ(records[i].action, std::get<0>(expected[i]));
+    EXPECT_EQ(records[i].target, std::get<1>(expected[i]));
+    EXPECT_EQ(records[i].result, std::get<2>(expected[i]));
+    EXPECT_EQ(records[i].actor, TokenActor(token_));
+    EXPECT_EQ(records[i].role, "admin");
+    EXPECT_EQ(records[i].source, "127.0.0.1");
+  }
+  EXPECT_EQ(records[0].detail, "");
+  EXPECT_NE(records[1].detail.find("no app ghost"), std::string::npos) << records[1].detail;
+  EXPECT_FALSE(records[3].detail.empty());
+
+  audit::VerifyReport report = audit::VerifyText(Must(fs::ReadFile(dir_ / "audit.log"), "read"),
+                                                 {.anchors = {*audit_->head()}});
+  EXPECT_TRUE(report.ok());
+
+  // Read back through the API, filtered.
+  Response listed = Call(Method::kGet, "/api/v1/audit?action=apps.*&result=2xx&limit=2");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  boost::json::object body = JsonObject(listed);
+  EXPECT_EQ(body["matched"].as_int64(), 3);
+  ASSERT_EQ(body["records"].as_array().size(), 2u);
+  auto last = audit::RecordFromJson(body["records"].as_array().at(1));
+  ASSERT_TRUE(last) << last.error().message();
+  EXPECT_EQ(last->action, "apps.uninstall");
+  EXPECT_EQ(last->hash, records[4].hash);
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/audit?since=yesterday").status, 400);
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/audit?limit=0").status, 400);
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/audit?format=xml").status, 400);
+}
+
+TEST_F(NodeApiTest, RefusedRequestsAreAuditedAndRateLimited) {
+  auto client = Https();
+  EXPECT_EQ(
+      Must(client->Request(Method::kGet, "/api/v1/apps", Auth("not-the-token")), "bad").status,
+      401);
+  const std::string manager = Must(CreateToken(dir_ / "tokens", "app-manager"), "manager");
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit", Auth(manager)), "m").status, 403);
+  auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].action, "auth.failed");
+  EXPECT_EQ(records[0].actor, "-");
+  EXPECT_EQ(records[0].role, "");
+  EXPECT_EQ(records[0].source, "127.0.0.1");
+  EXPECT_EQ(records[0].target, "GET /api/v1/apps");
+  EXPECT_EQ(records[0].result, "401");
+  EXPECT_EQ(records[0].detail, "invalid token");
+  EXPECT_EQ(records[1].action, "auth.denied");
+  EXPECT_EQ(records[1].actor, TokenActor(manager));
+  EXPECT_EQ(records[1].role, "app-manager");
+  EXPECT_EQ(records[1].target, "GET /api/v1/audit");
+  EXPECT_EQ(records[1].result, "403");
+  EXPECT_NE(records[1].detail.find("audit.read"), std::string::npos);
+  // A flood is bounded: the fixture allows three refusal records and no refill.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Must(client->Request(Method::kPost, "/api/v1/apps/x/start"), "none").status, 401);
+  }
+  records = AuditRecords();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[2].target, "POST /api/v1/apps/x/start");
+}
+
+TEST_F(NodeApiTest, UnixSocketCallsAreAuditedWithTheUid) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (SO_PEERCRED uid 0)";
+  apps_->AddApp("alpha", AppState::kDeployed);
+  auto client = Must(Client::Unix(dir_ / "api.sock"), "unix client");
+  EXPECT_EQ(Must(client->Request(Method::kPost, "/api/v1/apps/alpha/activate"), "act").status, 200);
+  const auto records = AuditRecords();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].actor, "uid:0");
+  EXPECT_EQ(records[0].source, "unix:uid=0");
+}
+
+TEST_F(NodeApiTest, RawAuditLogVerifiesAgainstItsHead) {
+  Response empty = Call(Method::kGet, "/api/v1/audit?format=raw");
+  EXPECT_EQ(empty.status, 200);
+  EXPECT_EQ(empty.body, "");
+  EXPECT_FALSE(empty.headers.Has(audit::kHeadHeader));
+  apps_->AddApp("alpha", AppState::kDeployed);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/activate").status, 200);
+  EXPECT_EQ(Call(Method::kPost, "/api/v1/apps/alpha/deactivate").status, 200);
+  Response raw = Call(Method::kGet, "/api/v1/audit?format=raw");
+  ASSERT_EQ(raw.status, 200);
+  EXPECT_EQ(raw.headers.Get("Content-Type"), "application/x-ndjson");
+  ASSERT_TRUE(raw.headers.Has(audit::kHeadHeader));
+  EXPECT_EQ(*raw.headers.Get(audit::kHeadHeader), audit::FormatAnchor(*audit_->head()));
+  auto anchor = audit::ParseAnchor(*raw.headers.Get(audit::kHeadHeader));
+  ASSERT_TRUE(anchor);
+  audit::VerifyReport report = audit::VerifyText(raw.body, {.anchors = {*anchor}});
+  EXPECT_TRUE(report.ok());
+  EXPECT_EQ(report.records, 2u);
+  EXPECT_EQ(raw.body, Must(fs::ReadFile(dir_ / "audit.log"), "read"));
+}
+
+// A trail that cannot take records: state-changing calls are refused before they act.
+class FullTrail : public net::AuditSink {
+ public:
+  Status Ready() override { return Fail(ErrorCode::kUnavailable, "audit log full"); }
+  Status Record(const net::AuditEvent&) override {
+    ++recorded;
+    return {};
+  }
+  std::atomic<int> recorded = 0;
+};
+
+TEST_F(NodeApiTest, ChangesAreRefusedWhenTheTrailCannotRecordThem) {
+  server_->Stop();
+  net::Router router;
+  Must(RegisterNodeApi(router, apps_, {}), "register");
+  auto trail = std::make_shared<FullTrail>();
+  net::ServerOptions options;
+  options.tcp = net::TcpListenerOptions{
+      .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
+  options.audit = trail;
+  server_ = Must(net::Server::Create(std::move(options), std::move(router),
+                                     std::make_shared<TokenAuthenticator>(dir_ / "tokens"),
+                                     std::make_shared<RoleAuthorizer>()),
+                 "server");
+  Must(server_->Start(), "start");
+  apps_->AddApp("alpha", AppState::kDeployed);
+  Response refused = Call(Method::kPost, "/api/v1/apps/alpha/activate");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("audit log full"), std::string::npos) << refused.body;
+  EXPECT_TRUE(apps_->actions().empty());
+  EXPECT_EQ(trail->recorded, 0);
+  EXPECT_EQ(Call(Method::kGet, "/api/v1/apps").status, 200);  // reads go on
 }
 
 TEST(ApiWireTest, AppRoundTripsThroughJson) {

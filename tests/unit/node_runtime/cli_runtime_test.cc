@@ -111,6 +111,33 @@ TEST(CliRuntimeTest, CrunSpellsItsLogOptionDifferently) {
                                         "--bundle /b --pid-file /p app1"));
 }
 
+TEST(CliRuntimeTest, RunCreatesAndStartsInOneCommand) {
+  FakeRuntime fake;
+  RuncRuntime runc(Options(fake));
+  CreateOptions create;
+  create.bundle_dir = "/b";
+  create.pid_file = "/p";
+  create.log_file = "/l";
+  ASSERT_TRUE(runc.Run("app1", create));
+  EXPECT_THAT(fake.Calls(), ElementsAre("--root /state/root --log /l --log-format json run "
+                                        "--detach --bundle /b --pid-file /p app1"));
+}
+
+TEST(CliRuntimeTest, MayExistLooksForTheContainersDirectoryUnderTheRoot) {
+  FakeRuntime fake;
+  RuntimeOptions options = Options(fake);
+  options.root = fake.dir("root");
+  RuncRuntime runc(options);
+  EXPECT_FALSE(runc.MayExist("app1")) << "no root directory yet";
+  ASSERT_TRUE(fs::MakeDirs(fake.dir("root/app1")));
+  EXPECT_TRUE(runc.MayExist("app1"));
+  EXPECT_FALSE(runc.MayExist("app2"));
+  EXPECT_TRUE(runc.MayExist("../x")) << "an invalid id is left to Delete to refuse";
+  EXPECT_TRUE(RuncRuntime(RuntimeOptions{.binary = fake.script()}).MayExist("app2"))
+      << "the runtime's default root is not inspected";
+  EXPECT_TRUE(fake.Calls().empty()) << "the runtime itself is never run";
+}
+
 TEST(CliRuntimeTest, StateIsParsedAndAbsenceIsNotAnError) {
   FakeRuntime fake;
   RuncRuntime runc(Options(fake));

@@ -43,7 +43,7 @@ std::string Replace(std::string text, std::string_view from, const std::string& 
 class ShimTest : public ::testing::Test {
  protected:
   // A runtime whose `create` starts `app` (a shell snippet) in the background, holding the
-  // container's stdio, and whose `start` lets it run.
+  // container's stdio, and whose `start` lets it run; `run` does both.
   void WriteRuntime(const std::string& app, bool create_fails = false) {
     std::string text = R"(#!/bin/sh
 echo "$*" >> DIR/calls
@@ -56,10 +56,11 @@ for a in "$@"; do
   prev=$a
 done
 case "$*" in
-  *" create "*)
+  *" create "*|*" run "*)
     if [ FAILS = yes ]; then
       echo '{"level":"error","msg":"cannot set up the container"}' >> "$log"; exit 1
     fi
+    case "$*" in *" run "*) touch DIR/started ;; esac
     /bin/sh -c 'while [ ! -e DIR/started ]; do sleep 0.02; done; APP' &
     echo $! > "$pidfile" ;;
   *" start "*) touch DIR/started ;;
@@ -102,8 +103,7 @@ TEST_F(ShimTest, CopiesOutputWaitsAndRecordsTheExit) {
   EXPECT_THAT(*log, HasSubstr("app-err\n"));
   // The shim deleted the container after recording its end.
   std::string calls = Calls();
-  EXPECT_THAT(calls, HasSubstr(" create --bundle " + (dir_ / "bundle")));
-  EXPECT_THAT(calls, HasSubstr(" start unit-app"));
+  EXPECT_THAT(calls, HasSubstr(" run --detach --bundle " + (dir_ / "bundle")));
   EXPECT_THAT(calls, HasSubstr(" delete --force unit-app"));
   auto pid_file = fs::ReadFile(dir_ / "state/shim.pid");
   ASSERT_TRUE(pid_file);
@@ -130,8 +130,7 @@ TEST_F(ShimTest, ReportsReadinessAndCreateFailureThroughTheReadyPipe) {
   char buf[512] = {};
   ASSERT_GT(::read(fds[0], buf, sizeof(buf) - 1), 0);
   ::close(fds[0]);
-  EXPECT_THAT(std::string(buf),
-              HasSubstr("error runc create unit-app: cannot set up the container"));
+  EXPECT_THAT(std::string(buf), HasSubstr("error runc run unit-app: cannot set up the container"));
   auto record = ReadExitRecord(dir_ / "state");
   ASSERT_TRUE(record);
   EXPECT_THAT(record->error, HasSubstr("cannot set up the container"));
@@ -167,7 +166,7 @@ TEST_F(ShimTest, OneShimPerStateDirectory) {
   EXPECT_EQ(RunShimInChild(Config()), 1);
   EXPECT_EQ(ReadExitRecord(dir_ / "state")->exit_code, 5)
       << "the running shim's files are untouched";
-  EXPECT_THAT(Calls(), Not(HasSubstr("create"))) << "no second container";
+  EXPECT_THAT(Calls(), Not(HasSubstr("--bundle"))) << "no second container";
   ::kill(holder, SIGKILL);
   ::waitpid(holder, nullptr, 0);
   EXPECT_EQ(*IsShimRunning(dir_ / "state"), false);

@@ -359,7 +359,14 @@ TEST(DescriptorParseTest, SecuritySection) {
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_THAT(d->security.capabilities, ElementsAre("CAP_NET_BIND_SERVICE", "CAP_NET_RAW"));
   EXPECT_FALSE(d->security.readonly_rootfs);
+  EXPECT_FALSE(d->security.host_network);
   EXPECT_TRUE(ValidateDescriptor(*d));
+
+  auto host = ParseDescriptor(Minimal("  security:\n    host-network: true\n"));
+  ASSERT_TRUE(host) << host.error().message();
+  EXPECT_TRUE(host->security.host_network);
+  EXPECT_THAT(ParseError(Minimal("  security:\n    host-network: often\n")),
+              HasSubstr("app.security.host-network: expected true or false"));
 
   auto single = ParseDescriptor(Minimal("  security: {capabilities: CAP_KILL}\n"));
   ASSERT_TRUE(single);
