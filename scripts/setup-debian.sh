@@ -11,6 +11,8 @@ packages=(
   # libraries
   libssl-dev openssl libyaml-cpp-dev libarchive-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+  # what libarchive links with (CMakeLists.txt: the release build links it statically)
+  libzstd-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev nettle-dev libacl1-dev liblz4-dev
   libargon2-dev libpam0g-dev libpam-pwdfile argon2  # auth (PAM tests: pam_pwdfile; bench: argon2)
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev

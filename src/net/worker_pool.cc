@@ -19,21 +19,25 @@ void WorkerPool::StartThreadLocked() {
 }
 
 void WorkerPool::Submit(Task task) {
-  std::lock_guard lock(mu_);
-  if (stopping_) return;
-  queue_.push_back(std::move(task));
-  if (idle_ < queue_.size() && threads_.size() < max_threads_) StartThreadLocked();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    queue_.push_back(std::move(task));
+    if (idle_ < queue_.size() && threads_.size() < max_threads_) StartThreadLocked();
+  }
+  // After unlocking: a worker woken while the lock is still held would only block on it.
   cv_.notify_one();
 }
 
 bool WorkerPool::TrySubmit(Task& task) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (stopping_) return false;
   if (idle_ <= queue_.size()) {
     if (threads_.size() >= max_threads_) return false;
     StartThreadLocked();
   }
   queue_.push_back(std::move(task));
+  lock.unlock();
   cv_.notify_one();
   return true;
 }

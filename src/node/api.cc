@@ -197,6 +197,11 @@ class NodeApi {
       return [self, method](Request& request) { return (self.get()->*method)(request); };
     };
     const RouteOptions read{.permission = std::string(kPermissionAppsRead)};
+    // The list is what dashboards and directors poll. It runs on the I/O thread, sparing each
+    // call two thread hand-offs: it never blocks, as it reads the store's published snapshot
+    // and in-memory caches only (AppStore::ListApps, Apps::ParsedDescriptor).
+    const RouteOptions list{.permission = std::string(kPermissionAppsRead),
+                            .execution = net::Execution::kInline};
     const RouteOptions write{.permission = std::string(kPermissionAppsWrite)};
     const RouteOptions upload{.permission = std::string(kPermissionAppsWrite),
                               .body = net::BodyMode::kStreamed,
@@ -216,7 +221,7 @@ class NodeApi {
 
     FK_TRY(router.Add(Method::kGet, "/healthz", health, bind(&NodeApi::Health)));
     FK_TRY(router.Add(Method::kGet, "/metrics", metrics, bind(&NodeApi::Prometheus)));
-    FK_TRY(router.Add(Method::kGet, "/api/v1/apps", read, bind(&NodeApi::ListApps)));
+    FK_TRY(router.Add(Method::kGet, "/api/v1/apps", list, bind(&NodeApi::ListApps)));
     FK_TRY(router.Add(Method::kPost, "/api/v1/apps", audited(upload, "apps.install"),
                       bind(&NodeApi::Install)));
     FK_TRY(router.Add(Method::kGet, "/api/v1/apps/{id}", read, bind(&NodeApi::GetApp)));

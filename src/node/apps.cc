@@ -244,7 +244,7 @@ std::shared_ptr<const package::Descriptor> Apps::ParsedDescriptor(const std::str
   // More distinct texts than any node holds apps (each version of each app is one).
   constexpr std::size_t kMaxParsedDescriptors = 512;
   {
-    std::lock_guard lock(parsed_mu_);
+    std::shared_lock lock(parsed_mu_);
     if (auto it = parsed_descriptors_.find(text); it != parsed_descriptors_.end())
       return it->second;
   }

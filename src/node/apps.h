@@ -33,6 +33,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -191,7 +192,7 @@ class Apps final : public AppService {
   // Descriptors ToInfo parsed, by their text. A parse depends on the text alone (an upgrade
   // brings a new text), so an entry is never stale; it spares every report a YAML parse per
   // app. Cleared when it grows past a bound. Its own lock: the reports do not take mu_.
-  mutable std::mutex parsed_mu_;
+  mutable std::shared_mutex parsed_mu_;  // lookups share it
   mutable std::unordered_map<std::string, std::shared_ptr<const package::Descriptor>>
       parsed_descriptors_;  // guarded by parsed_mu_
 };

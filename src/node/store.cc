@@ -1,5 +1,7 @@
 #include "node/store.h"
 
+#include <algorithm>
+#include <atomic>
 #include <ctime>
 #include <mutex>
 #include <utility>
@@ -112,27 +114,19 @@ class SqliteAppStore final : public AppStore {
   explicit SqliteAppStore(sql::Database db) : db_(std::move(db)) {}
 
   Result<std::vector<AppRecord>> ListApps() override {
-    std::lock_guard lock(mu_);
-    sql::Statement& st = *FK_TRY(
-        KeptLocked(list_apps_, "SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY id"));
-    ResetOnReturn reset(st);
-    std::vector<AppRecord> out;
-    while (FK_TRY(st.Step())) out.push_back(FK_TRY(ReadApp(st)));
-    return out;
+    return *FK_TRY(Apps());  // copied outside the lock
   }
 
   Result<std::optional<AppRecord>> FindApp(const std::string& id) override {
-    std::lock_guard lock(mu_);
-    sql::Statement& st = *FK_TRY(
-        KeptLocked(find_app_, "SELECT " + std::string(kAppColumns) + " FROM apps WHERE id = ?"));
-    ResetOnReturn reset(st);
-    FK_TRY(st.Bind({id}));
-    if (!FK_TRY(st.Step())) return std::optional<AppRecord>();
-    return std::optional<AppRecord>(FK_TRY(ReadApp(st)));
+    const std::shared_ptr<const std::vector<AppRecord>> apps = FK_TRY(Apps());
+    auto it = std::ranges::find(*apps, id, &AppRecord::id);
+    if (it == apps->end()) return std::optional<AppRecord>();
+    return std::optional<AppRecord>(*it);
   }
 
   Status InsertApp(const AppRecord& record, std::optional<std::int64_t> finish_intent) override {
     std::lock_guard lock(mu_);
+    RepublishOnReturn republish(*this);
     auto tx = FK_TRY(sql::Transaction::Begin(db_));
     auto existing = FK_TRY(db_.Prepare("SELECT id FROM apps WHERE id = ? OR slot = ?"));
     FK_TRY(existing.Bind({record.id, static_cast<std::int64_t>(record.slot)}));
@@ -148,6 +142,7 @@ class SqliteAppStore final : public AppStore {
 
   Status UpdateApp(const AppRecord& record, std::optional<std::int64_t> finish_intent) override {
     std::lock_guard lock(mu_);
+    RepublishOnReturn republish(*this);
     auto tx = FK_TRY(sql::Transaction::Begin(db_));
     auto values = AppValues(record);
     values.push_back(record.id);
@@ -163,6 +158,7 @@ class SqliteAppStore final : public AppStore {
 
   Status DeleteApp(const std::string& id, std::optional<std::int64_t> finish_intent) override {
     std::lock_guard lock(mu_);
+    RepublishOnReturn republish(*this);
     auto tx = FK_TRY(sql::Transaction::Begin(db_));
     FK_TRY(db_.Run("DELETE FROM apps WHERE id = ?", {id}));
     FK_TRY(FinishLocked(finish_intent));
@@ -246,6 +242,46 @@ class SqliteAppStore final : public AppStore {
     return {};
   }
 
+  // Every app row, ordered by id, as last committed. Readers take the published snapshot
+  // without mu_, so an API read never waits for a write's commit (and its fsync) and needs
+  // neither a query nor a lock of the database file. This object is the only writer of the
+  // rows: fogkeepd opens one store per data directory, whose lock it holds (daemon.cc).
+  Result<std::shared_ptr<const std::vector<AppRecord>>> Apps() {
+    if (auto published = apps_.load()) return published;
+    std::lock_guard lock(mu_);  // none published yet, or the last reload failed
+    return ReloadLocked();
+  }
+
+  // Reads the rows and publishes them. On failure it publishes none, so that the next reader
+  // tries again rather than see rows a write may have changed.
+  Result<std::shared_ptr<const std::vector<AppRecord>>> ReloadLocked() {
+    auto rows = ReadAppsLocked();
+    apps_.store(rows ? *rows : nullptr);
+    return rows;
+  }
+
+  Result<std::shared_ptr<const std::vector<AppRecord>>> ReadAppsLocked() {
+    sql::Statement& st = *FK_TRY(
+        KeptLocked(list_apps_, "SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY id"));
+    ResetOnReturn reset(st);
+    auto rows = std::make_shared<std::vector<AppRecord>>();
+    while (FK_TRY(st.Step())) rows->push_back(FK_TRY(ReadApp(st)));
+    return rows;
+  }
+
+  // Held by each write of the rows (under mu_): when it returns, committed or not, the
+  // snapshot is read again, so readers see the write as soon as its caller does.
+  class RepublishOnReturn {
+   public:
+    explicit RepublishOnReturn(SqliteAppStore& store) : store_(store) {}
+    ~RepublishOnReturn() { (void)store_.ReloadLocked(); }
+    RepublishOnReturn(const RepublishOnReturn&) = delete;
+    RepublishOnReturn& operator=(const RepublishOnReturn&) = delete;
+
+   private:
+    SqliteAppStore& store_;
+  };
+
   // The statement in `slot`, prepared on first use and kept: the app queries answer every API
   // read, and parsing their SQL cost more than running it. Callers reset it (ResetOnReturn).
   Result<sql::Statement*> KeptLocked(std::optional<sql::Statement>& slot, const std::string& sql) {
@@ -258,7 +294,9 @@ class SqliteAppStore final : public AppStore {
   sql::Database db_;  // guarded by mu_
   // Kept statements of db_ (so declared after it: finalized before it closes). Guarded by mu_.
   std::optional<sql::Statement> list_apps_;
-  std::optional<sql::Statement> find_app_;
+  // The rows of `apps` (Apps()); stored under mu_, loaded without it. A snapshot is never
+  // changed once published: a write publishes a new one.
+  std::atomic<std::shared_ptr<const std::vector<AppRecord>>> apps_;
 };
 
 }  // namespace

@@ -50,7 +50,8 @@ class AppStore {
  public:
   virtual ~AppStore() = default;
 
-  // Every app, ordered by id.
+  // Every app, ordered by id. ListApps and FindApp see every write that has returned, and do
+  // not wait for one in progress: the API's list runs on its I/O thread.
   virtual Result<std::vector<AppRecord>> ListApps() = 0;
   // std::nullopt when there is no such app (not an error).
   virtual Result<std::optional<AppRecord>> FindApp(const std::string& id) = 0;
@@ -77,6 +78,8 @@ class AppStore {
 
 // The SQLite back-end: one database file (created when missing) in WAL mode with
 // synchronous=FULL, so a committed change survives SIGKILL and power loss. ":memory:" works.
+// The store must be the file's only writer (fogkeepd holds its data directory's lock): reads
+// come from a snapshot of the rows that its own writes keep current.
 Result<std::unique_ptr<AppStore>> OpenSqliteAppStore(const std::string& path);
 
 }  // namespace fogkeep::node

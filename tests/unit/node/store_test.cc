@@ -158,5 +158,23 @@ TEST(SqliteAppStoreTest, SurvivesReopening) {
   EXPECT_EQ((*store)->PendingIntents()->size(), 1u);
 }
 
+TEST(SqliteAppStoreTest, ReadsSeeEachWriteAsSoonAsItReturns) {
+  fogkeep::testing::TempDir dir;
+  auto store = OpenSqliteAppStore(dir.path() + "/state.db");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->InsertApp(Record("app", 1), std::nullopt));
+  auto r = Record("app", 1);
+  r.state = AppState::kRunning;
+  ASSERT_TRUE((*store)->UpdateApp(r, std::nullopt));
+  EXPECT_EQ((*(*store)->FindApp("app"))->state, AppState::kRunning);
+  // A refused write leaves the rows as they were.
+  EXPECT_FALSE((*store)->InsertApp(Record("app", 2), std::nullopt));
+  ASSERT_TRUE((*store)->InsertApp(Record("other", 2), std::nullopt));
+  EXPECT_EQ((*store)->ListApps()->size(), 2u);
+  ASSERT_TRUE((*store)->DeleteApp("app", std::nullopt));
+  EXPECT_FALSE(*(*store)->FindApp("app"));
+  EXPECT_EQ((*store)->ListApps()->size(), 1u);
+}
+
 }  // namespace
 }  // namespace fogkeep::node
