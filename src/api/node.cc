@@ -276,6 +276,107 @@ Status FromJson(const json::value& j, ErrorBody* out) {
   return r.status();
 }
 
+json::value ToJson(const LoginRequest& v) {
+  return json::object{{"user", v.user}, {"password", v.password}};
+}
+
+json::value ToJson(const RefreshRequest& v) {
+  return json::object{{"refresh_token", v.refresh_token}};
+}
+
+json::value ToJson(const SessionInfo& v) {
+  return json::object{{"id", v.id},
+                      {"user", v.user},
+                      {"role", v.role},
+                      {"backend", v.backend},
+                      {"source", v.source},
+                      {"created", v.created},
+                      {"last_used", v.last_used},
+                      {"expires", v.expires},
+                      {"session_expires", v.session_expires}};
+}
+
+json::value ToJson(const LoginResult& v) {
+  return json::object{{"access_token", v.access_token},
+                      {"refresh_token", v.refresh_token},
+                      {"token_type", v.token_type},
+                      {"expires_in", v.expires_in},
+                      {"session", ToJson(v.session)}};
+}
+
+json::value ToJson(const SessionList& v) {
+  json::array sessions;
+  for (const auto& s : v.sessions) sessions.push_back(ToJson(s));
+  return json::object{{"sessions", std::move(sessions)}};
+}
+
+json::value ToJson(const WhoAmI& v) {
+  return json::object{{"id", v.id}, {"mechanism", v.mechanism}, {"roles", StringArray(v.roles)}};
+}
+
+Status FromJson(const json::value& j, LoginRequest* out) {
+  ObjectReader r(j, "login request");
+  r.String("user", &out->user);
+  r.String("password", &out->password);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, RefreshRequest* out) {
+  ObjectReader r(j, "refresh request");
+  r.String("refresh_token", &out->refresh_token);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, SessionInfo* out) {
+  ObjectReader r(j, "session");
+  r.String("id", &out->id);
+  r.String("user", &out->user);
+  r.String("role", &out->role);
+  r.String("backend", &out->backend);
+  r.String("source", &out->source);
+  r.Integer("created", &out->created);
+  r.Integer("last_used", &out->last_used);
+  r.Integer("expires", &out->expires);
+  r.Integer("session_expires", &out->session_expires);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, LoginResult* out) {
+  ObjectReader r(j, "login result");
+  r.String("access_token", &out->access_token);
+  r.String("refresh_token", &out->refresh_token);
+  r.String("token_type", &out->token_type);
+  r.Integer("expires_in", &out->expires_in);
+  FK_TRY(r.status());
+  if (const json::value* session = r.Member("session")) FK_TRY(FromJson(*session, &out->session));
+  return {};
+}
+
+Status FromJson(const json::value& j, SessionList* out) {
+  const json::object* o = j.if_object();
+  const json::value* sessions = o != nullptr ? o->if_contains("sessions") : nullptr;
+  if (sessions == nullptr || !sessions->is_array()) {
+    return Fail(ErrorCode::kInvalidInput,
+                "session list must be an object with an array "
+                "\"sessions\"");
+  }
+  out->sessions.clear();
+  for (const json::value& item : sessions->get_array()) {
+    SessionInfo session;
+    FK_TRY(FromJson(item, &session));
+    out->sessions.push_back(std::move(session));
+  }
+  return {};
+}
+
+Status FromJson(const json::value& j, WhoAmI* out) {
+  ObjectReader r(j, "whoami");
+  r.String("id", &out->id);
+  r.String("mechanism", &out->mechanism);
+  r.Strings("roles", &out->roles);
+  return r.status();
+}
+
 Result<json::value> ParseJson(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes) {
     return Fail(ErrorCode::kLimit,

@@ -82,6 +82,52 @@ struct TrustMaterial {
   std::vector<std::string> crls;
 };
 
+// POST /api/v1/auth/login
+struct LoginRequest {
+  std::string user;
+  std::string password;
+};
+
+// POST /api/v1/auth/refresh
+struct RefreshRequest {
+  std::string refresh_token;
+};
+
+// A login session: in the answers of login and refresh, and GET /api/v1/auth/sessions.
+// Times are Unix seconds.
+struct SessionInfo {
+  std::string id;
+  std::string user;
+  std::string role;
+  std::string backend;  // local | radius | pam
+  std::string source;
+  std::int64_t created = 0;
+  std::int64_t last_used = 0;
+  std::int64_t expires = 0;          // of the current access token
+  std::int64_t session_expires = 0;  // of the session, whatever happens
+};
+
+// The answer of login and refresh: the only place the tokens ever appear.
+struct LoginResult {
+  std::string access_token;
+  std::string refresh_token;
+  std::string token_type = "Bearer";
+  std::int64_t expires_in = 0;  // seconds until access_token expires
+  SessionInfo session;
+};
+
+// GET /api/v1/auth/sessions
+struct SessionList {
+  std::vector<SessionInfo> sessions;
+};
+
+// GET /api/v1/auth/whoami
+struct WhoAmI {
+  std::string id;         // user name, "token:<hash prefix>" or "uid:0"
+  std::string mechanism;  // session | token | unix
+  std::vector<std::string> roles;
+};
+
 // The error body of every non-2xx answer: {"error": {"code": "...", "message": "..."}}.
 struct ErrorBody {
   std::string code;
@@ -96,6 +142,12 @@ boost::json::value ToJson(const AppMetrics& v);
 boost::json::value ToJson(const PlatformPolicy& v);
 boost::json::value ToJson(const TrustMaterial& v);
 boost::json::value ToJson(const ErrorBody& v);
+boost::json::value ToJson(const LoginRequest& v);
+boost::json::value ToJson(const RefreshRequest& v);
+boost::json::value ToJson(const SessionInfo& v);
+boost::json::value ToJson(const LoginResult& v);
+boost::json::value ToJson(const SessionList& v);
+boost::json::value ToJson(const WhoAmI& v);
 
 // Each fills `out` from `json`, or fails with kInvalidInput naming the offending field.
 Status FromJson(const boost::json::value& json, Health* out);
@@ -106,6 +158,12 @@ Status FromJson(const boost::json::value& json, AppMetrics* out);
 Status FromJson(const boost::json::value& json, PlatformPolicy* out);
 Status FromJson(const boost::json::value& json, TrustMaterial* out);
 Status FromJson(const boost::json::value& json, ErrorBody* out);
+Status FromJson(const boost::json::value& json, LoginRequest* out);
+Status FromJson(const boost::json::value& json, RefreshRequest* out);
+Status FromJson(const boost::json::value& json, SessionInfo* out);
+Status FromJson(const boost::json::value& json, LoginResult* out);
+Status FromJson(const boost::json::value& json, SessionList* out);
+Status FromJson(const boost::json::value& json, WhoAmI* out);
 
 // Parses a JSON document of at most `max_bytes`; kInvalidInput when it is not one.
 Result<boost::json::value> ParseJson(std::string_view text, std::size_t max_bytes = 8 << 20);

@@ -9,7 +9,7 @@ namespace {
 constexpr std::array<std::string_view, 4> kRoles = {kRoleAdmin, kRoleAppManager,
                                                     kRoleNetworkManager, kRoleAuditor};
 
-constexpr std::array<PermissionInfo, 15> kPermissions = {{
+constexpr std::array<PermissionInfo, 16> kPermissions = {{
     {kPermissionAppsRead, "list apps, their state, logs, metrics and configuration"},
     {kPermissionAppsWrite, "install, upgrade, start, stop, validate, configure and remove apps"},
     {kPermissionStorageRead, "read apps' secure-storage records"},
@@ -25,6 +25,7 @@ constexpr std::array<PermissionInfo, 15> kPermissions = {{
     {kPermissionUsersRead, "list local users and their roles"},
     {kPermissionUsersManage, "add, change and remove local users"},
     {kPermissionSessionsManage, "list and revoke other users' sessions"},
+    {kPermissionSessionSelf, "see who one is logged in as; log out"},
 }};
 
 // The rows of every role but admin (who holds everything).
@@ -35,14 +36,15 @@ struct Grant {
 const std::array<Grant, 3> kGrants = {{
     {kRoleAppManager,
      {kPermissionAppsRead, kPermissionAppsWrite, kPermissionStorageRead, kPermissionStorageWrite,
-      kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead}},
+      kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
+      kPermissionSessionSelf}},
     {kRoleNetworkManager,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead,
       kPermissionPlatformWrite, kPermissionNetworkRead, kPermissionNetworkWrite, kPermissionEnroll,
-      kPermissionLogsRead}},
+      kPermissionLogsRead, kPermissionSessionSelf}},
     {kRoleAuditor,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
-      kPermissionLogsRead, kPermissionAuditRead, kPermissionUsersRead}},
+      kPermissionLogsRead, kPermissionAuditRead, kPermissionUsersRead, kPermissionSessionSelf}},
 }};
 
 }  // namespace

@@ -43,6 +43,8 @@ inline constexpr std::string_view kPermissionAuditRead = "audit.read";
 inline constexpr std::string_view kPermissionUsersRead = "users.read";
 inline constexpr std::string_view kPermissionUsersManage = "users.manage";
 inline constexpr std::string_view kPermissionSessionsManage = "sessions.manage";
+// Every role holds it: the routes about the caller's own session (whoami, logout).
+inline constexpr std::string_view kPermissionSessionSelf = "session.self";
 
 // A permission and what it lets its holder do (one line, for the README table and `--help`).
 struct PermissionInfo {

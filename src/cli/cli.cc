@@ -25,6 +25,7 @@ int Run(int argc, char** argv) {
   AddAppCommands(app);
   AddNodeCommands(app);
   AddAuditCommands(app);
+  AddLoginCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,11 +11,13 @@ namespace fogkeep::cli {
 // 1 the operation failed (the reason is on stderr), 2 usage error.
 int Run(int argc, char** argv);
 
-// Registration of each subcommand group (pki.cc, package.cc, app.cc, node.cc, audit.cc).
+// Registration of each subcommand group (pki.cc, package.cc, app.cc, node.cc, audit.cc,
+// login.cc).
 void AddPkiCommands(CLI::App& app);
 void AddPackageCommands(CLI::App& app);
 void AddAppCommands(CLI::App& app);
 void AddNodeCommands(CLI::App& app);
 void AddAuditCommands(CLI::App& app);
+void AddLoginCommands(CLI::App& app);  // login, logout
 
 }  // namespace fogkeep::cli

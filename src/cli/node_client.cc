@@ -5,6 +5,8 @@
 #include <charconv>
 #include <iostream>
 
+#include "cli/login_api.h"
+#include "cli/output.h"
 #include "core/fs.h"
 #include "crypto/x509.h"
 
@@ -59,22 +61,61 @@ Result<HostPort> ParseNodeUrl(std::string_view url) {
   return out;
 }
 
-Status CheckStatus(const net::Response& response) {
-  if (response.status >= 200 && response.status < 300) return {};
-  return Fail(net::ResponseError(response));
+// The HTTPS client for `where`, verifying the node against `ca` (a CA bundle, or the node's
+// own certificate, pinned), or not at all when `insecure`.
+Result<std::unique_ptr<net::Client>> HttpsClient(const HostPort& where, const std::string& ca,
+                                                 bool insecure, const net::ClientOptions& options) {
+  net::ClientTlsOptions tls;
+  if (!ca.empty()) {
+    const std::string pem = FK_TRY_CTX(fs::ReadFile(ca, 1 << 20), ca);
+    auto certs = FK_TRY_CTX(crypto::Certificate::BundleFromPem(pem), ca);
+    if (certs.front().IsCa()) {
+      crypto::TrustStore trust;
+      for (auto& cert : certs) trust.AddAnchor(std::move(cert));
+      tls.trust = std::move(trust);
+    } else {
+      // The node's self-signed certificate: pin exactly it.
+      tls.pinned_fingerprint = certs.front().Fingerprint();
+    }
+  } else if (insecure) {
+    std::cerr << "fogkeep: warning: --insecure-skip-verify: the node's identity is not checked; "
+                 "credentials may be sent to an impostor\n";
+    tls.insecure = true;
+  } else {
+    return Fail(ErrorCode::kInvalidInput,
+                "--node needs --ca with the node's certificate (data-dir/tls/node.pem) or its "
+                "CA, or --insecure-skip-verify");
+  }
+  return net::Client::Https(where.host, where.port, std::move(tls), options);
+}
+
+std::string LoginHint(const std::string& node, const std::string& user) {
+  return "log in again with `fogkeep login --node " + node + " --user " + user + "`";
 }
 
 }  // namespace
+
+Result<std::string> CanonicalNodeUrl(std::string_view url) {
+  HostPort where = FK_TRY(ParseNodeUrl(url));
+  for (char& c : where.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool ipv6 = where.host.find(':') != std::string::npos;
+  return "https://" + (ipv6 ? "[" + where.host + "]" : where.host) + ":" +
+         std::to_string(where.port);
+}
 
 void AddNodeTargetOptions(CLI::App& group, NodeTarget* target) {
   group.add_option("--socket", target->socket, "fogkeepd's local Unix socket")
       ->capture_default_str();
   group.add_option("--node", target->node, "Remote node, https://host:8443")
       ->envname("FOGKEEP_NODE");
-  group.add_option("--token", target->token, "Bearer token (fogkeepd token create)")
+  group
+      .add_option("--token", target->token,
+                  "Bearer token (fogkeepd token create); without it, --node uses the login "
+                  "cached by `fogkeep login`")
       ->envname("FOGKEEP_TOKEN");
   group.add_option("--ca", target->ca,
-                   "The node's certificate (data-dir/tls/node.pem) or its CA, PEM");
+                   "The node's certificate (data-dir/tls/node.pem) or its CA, PEM (default: the "
+                   "one given to `fogkeep login` for the node)");
   group.add_flag("--insecure-skip-verify", target->insecure,
                  "Do not verify the node's certificate (unsafe)");
   group.add_flag("--json", target->json, "One JSON document for scripts");
@@ -90,34 +131,44 @@ Result<NodeClient> NodeClient::Connect(const NodeTarget& target,
     return NodeClient(std::move(client), target.token);
   }
   const HostPort where = FK_TRY(ParseNodeUrl(target.node));
-  if (target.token.empty()) {
-    return Fail(ErrorCode::kInvalidInput,
-                "--node needs --token (or FOGKEEP_TOKEN); create one on the node with "
-                "`fogkeepd token create --role admin`");
+  if (!target.token.empty()) {
+    auto client = FK_TRY(HttpsClient(where, target.ca, target.insecure, options));
+    return NodeClient(std::move(client), target.token);
   }
-  net::ClientTlsOptions tls;
-  if (!target.ca.empty()) {
-    const std::string pem = FK_TRY_CTX(fs::ReadFile(target.ca, 1 << 20), target.ca);
-    auto certs = FK_TRY_CTX(crypto::Certificate::BundleFromPem(pem), target.ca);
-    if (certs.front().IsCa()) {
-      crypto::TrustStore trust;
-      for (auto& cert : certs) trust.AddAnchor(std::move(cert));
-      tls.trust = std::move(trust);
-    } else {
-      // The node's self-signed certificate: pin exactly it.
-      tls.pinned_fingerprint = certs.front().Fingerprint();
-    }
-  } else if (target.insecure) {
-    std::cerr << "fogkeep: warning: --insecure-skip-verify: the node's identity is not checked; "
-                 "the token may be sent to an impostor\n";
-    tls.insecure = true;
-  } else {
-    return Fail(ErrorCode::kInvalidInput,
-                "--node needs --ca with the node's certificate (data-dir/tls/node.pem) or its "
-                "CA, or --insecure-skip-verify");
+
+  const std::string node = FK_TRY(CanonicalNodeUrl(target.node));
+  CredentialCache cache = FK_TRY(CredentialCache::Default());
+  std::optional<Credential> login = FK_TRY(cache.Find(node));
+  if (!login) {
+    return Fail(ErrorCode::kUnauthenticated,
+                "not logged in to " + node + ": run `fogkeep login --node " + node +
+                    " --user NAME`, or pass --token (or FOGKEEP_TOKEN) made by `fogkeepd token "
+                    "create` on the node");
   }
-  auto client = FK_TRY(net::Client::Https(where.host, where.port, std::move(tls), options));
-  return NodeClient(std::move(client), target.token);
+  if (!SessionAlive(*login, std::chrono::system_clock::now())) {
+    // Nothing can revive it; an error in removing it changes nothing for this command.
+    (void)cache.Remove(node);
+    return Fail(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
+                                                 FormatLocalTime(login->session_expires) + "; " +
+                                                 LoginHint(node, login->user));
+  }
+  const std::string& ca = target.ca.empty() ? login->ca : target.ca;
+  auto client = FK_TRY(HttpsClient(where, ca, target.insecure, options));
+  std::string token = login->access_token;
+  return NodeClient(std::move(client), std::move(token),
+                    CachedLogin{std::move(cache), std::move(*login)});
+}
+
+Result<NodeClient> NodeClient::ConnectAnonymous(const NodeTarget& target,
+                                                std::chrono::milliseconds timeout) {
+  if (target.node.empty()) {
+    return Fail(ErrorCode::kInvalidInput, "--node is required (https://host:8443)");
+  }
+  net::ClientOptions options;
+  options.timeout = timeout;
+  const HostPort where = FK_TRY(ParseNodeUrl(target.node));
+  auto client = FK_TRY(HttpsClient(where, target.ca, target.insecure, options));
+  return NodeClient(std::move(client), "");
 }
 
 net::Headers NodeClient::BaseHeaders() const {
@@ -126,35 +177,136 @@ net::Headers NodeClient::BaseHeaders() const {
   return headers;
 }
 
-Result<net::Response> NodeClient::Call(net::Method method, std::string_view target,
-                                       std::string_view body, std::string_view content_type) {
+Status NodeClient::CheckStatus(const net::Response& response) const {
+  if (response.status >= 200 && response.status < 300) return {};
+  Error error = net::ResponseError(response);
+  if (response.status == 401 && login_) {
+    return Fail(error.code(), error.message() + "; " +
+                                  LoginHint(login_->credential.node, login_->credential.user));
+  }
+  return Fail(std::move(error));
+}
+
+Status NodeClient::RefreshLogin() {
+  const std::string node = login_->credential.node;
+  const std::string user = login_->credential.user;
+  const std::string stale = token_;
+  std::optional<Credential> fresh;
+  std::optional<Error> ended;
+  const Status updated = login_->cache.Update(
+      node, [&](std::optional<Credential> current) -> Result<std::optional<Credential>> {
+        if (!current) {
+          ended = Error(ErrorCode::kUnauthenticated,
+                        "logged out of " + node + " meanwhile; " + LoginHint(node, user));
+          return current;
+        }
+        const auto now = std::chrono::system_clock::now();
+        // Another fogkeep refreshed while this one waited for the lock: its tokens are the
+        // session's now, and presenting the rotated refresh token would end the session.
+        if (current->access_token != stale && AccessTokenCurrent(*current, now)) {
+          fresh = current;
+          return current;
+        }
+        if (!SessionAlive(*current, now)) {
+          ended = Error(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
+                                                         FormatLocalTime(current->session_expires) +
+                                                         "; " + LoginHint(node, current->user));
+          return std::nullopt;
+        }
+        net::Headers headers;
+        headers.Set("Content-Type", "application/json");
+        const net::Response response =
+            FK_TRY_CTX(client_->Request(net::Method::kPost, kRefreshPath, headers,
+                                        RefreshRequestBody(current->refresh_token)),
+                       "refresh the login on " + node);
+        if (response.status == 401) {
+          ended =
+              Error(ErrorCode::kUnauthenticated, "the node ended your session on " + node +
+                                                     " (logged out, revoked or idle too long); " +
+                                                     LoginHint(node, current->user));
+          return std::nullopt;
+        }
+        if (response.status < 200 || response.status >= 300) {
+          return Fail(net::ResponseError(response).With("refresh the login on " + node));
+        }
+        const api::LoginResult result =
+            FK_TRY_CTX(ParseLoginResult(response.body), "refresh answer from " + node);
+        fresh =
+            CredentialFromLoginResult(node, result, current->ca, std::chrono::system_clock::now());
+        return fresh;
+      });
+  if (fresh) {
+    // The node has rotated the tokens: use the new ones even if the cache could not take
+    // them (the old refresh token is dead anyway).
+    if (!updated) {
+      std::cerr << "fogkeep: warning: cannot save the refreshed login: "
+                << updated.error().message() << "\n";
+    }
+    login_->credential = std::move(*fresh);
+    token_ = login_->credential.access_token;
+    return {};
+  }
+  if (ended) return Fail(std::move(*ended));
+  return updated;
+}
+
+Result<net::Response> NodeClient::SendAuthorized(const Sender& send) {
+  bool refreshed = false;
+  if (login_ && !AccessTokenCurrent(login_->credential, std::chrono::system_clock::now())) {
+    FK_TRY(RefreshLogin());
+    refreshed = true;
+  }
+  net::Response response = FK_TRY(send(BaseHeaders()));
+  if (response.status != 401 || !login_ || refreshed) return response;
+  FK_TRY(RefreshLogin());
+  return send(BaseHeaders());
+}
+
+Result<net::Response> NodeClient::Exchange(net::Method method, std::string_view target,
+                                           std::string_view body, std::string_view content_type) {
   net::Headers headers = BaseHeaders();
   if (!content_type.empty()) headers.Set("Content-Type", content_type);
-  net::Response response = FK_TRY(client_->Request(method, target, headers, body));
+  return client_->Request(method, target, headers, body);
+}
+
+Result<net::Response> NodeClient::Call(net::Method method, std::string_view target,
+                                       std::string_view body, std::string_view content_type) {
+  net::Response response = FK_TRY(SendAuthorized([&](net::Headers headers) {
+    if (!content_type.empty()) headers.Set("Content-Type", content_type);
+    return client_->Request(method, target, headers, body);
+  }));
   FK_TRY(CheckStatus(response));
   return response;
 }
 
 Result<net::Response> NodeClient::UploadFile(net::Method method, std::string_view target,
                                              const std::string& path) {
-  net::Headers headers = BaseHeaders();
-  headers.Set("Content-Type", "application/x-tar");
-  net::Response response = FK_TRY_CTX(client_->UploadFile(method, target, headers, path), path);
+  net::Response response = FK_TRY_CTX(SendAuthorized([&](net::Headers headers) {
+                                        headers.Set("Content-Type", "application/x-tar");
+                                        return client_->UploadFile(method, target, headers, path);
+                                      }),
+                                      path);
   FK_TRY(CheckStatus(response));
   return response;
 }
 
 Status NodeClient::Follow(std::string_view target,
                           const std::function<Status(std::string_view)>& on_chunk) {
-  net::Response response = FK_TRY(client_->Download(net::Method::kGet, target, BaseHeaders(),
-                                                    on_chunk, std::chrono::milliseconds(0)));
+  // A refused request is answered before any body byte reaches on_chunk, so sending it again
+  // repeats nothing.
+  net::Response response = FK_TRY(SendAuthorized([&](const net::Headers& headers) {
+    return client_->Download(net::Method::kGet, target, headers, on_chunk,
+                             std::chrono::milliseconds(0));
+  }));
   return CheckStatus(response);
 }
 
 Result<net::Response> NodeClient::Download(
     std::string_view target, const std::function<Status(std::string_view)>& on_chunk) {
-  net::Response response = FK_TRY(client_->Download(net::Method::kGet, target, BaseHeaders(),
-                                                    on_chunk, std::chrono::seconds(60)));
+  net::Response response = FK_TRY(SendAuthorized([&](const net::Headers& headers) {
+    return client_->Download(net::Method::kGet, target, headers, on_chunk,
+                             std::chrono::seconds(60));
+  }));
   FK_TRY(CheckStatus(response));
   return response;
 }

@@ -35,4 +35,13 @@ std::string FormatTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string FormatLocalTime(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::localtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return buf;
+}
+
 }  // namespace fogkeep::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,7 @@ void SetExitCode(int code);
 
 // "2026-11-25T20:15:00Z"
 std::string FormatTime(std::chrono::system_clock::time_point t);
+// The same in this machine's time zone, for people: "2026-11-25 21:15:00 CET".
+std::string FormatLocalTime(std::chrono::system_clock::time_point t);
 
 }  // namespace fogkeep::cli

@@ -46,6 +46,8 @@ ErrorCode CodeForStatus(int status) {
       return ErrorCode::kLimit;
     case 422:
       return ErrorCode::kIntegrity;
+    case 429:  // Too Many Requests: a throttled login
+      return ErrorCode::kLimit;
     case 503:
       return ErrorCode::kUnavailable;
     default:

@@ -121,8 +121,12 @@ struct Request {
   // For routes that stream their body: valid only during the handler call, else null.
   BodySource* body_stream = nullptr;
   Peer peer;
-  // Set before the handler runs on every route that is not public.
+  // Set before the handler runs on every route that is not public. A public route's handler
+  // may set it to who the request claimed to be (login: the user name), for the audit trail.
   std::optional<Principal> principal;
+  // Set by a handler: what the audit trail should add to this request's record (which
+  // back-end accepted a login, why it was refused). Never sent to the client.
+  std::string audit_note;
 
   // The first query parameter called `name`.
   std::optional<std::string_view> Query(std::string_view name) const;

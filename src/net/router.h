@@ -17,12 +17,16 @@ namespace fogkeep::net {
 
 // Establishes who sent a request, from everything but its body (which has not been read yet:
 // an unauthenticated client never gets to send one). kUnauthenticated when the credentials are
-// missing or wrong. Called from a worker thread unless the route runs inline, so it may block
-// briefly (a PAM or RADIUS round trip); it must be safe to call concurrently.
+// missing or wrong. Called from a worker thread unless the route runs inline and MayBlock says
+// no, so it may block briefly (a database, a PAM or RADIUS round trip); it must be safe to call
+// concurrently.
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
   virtual Result<Principal> Authenticate(const Request& request) = 0;
+  // Whether authenticating `request` may wait for more than memory and a stat(2): if so, an
+  // inline route's request is authenticated (and then handled) on a worker thread.
+  virtual bool MayBlock(const Request& /*request*/) const { return true; }
 };
 
 // Decides whether `principal` holds `permission` (the route's declared permission), after

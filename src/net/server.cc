@@ -565,13 +565,15 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
   // A request without a body for a worker route is admitted and handled in one trip to the
   // worker pool: no body to read and no length to check lie between the two steps, and each
   // trip costs two thread switches.
-  const bool one_trip = !has_body && route.options.body == BodyMode::kBuffered &&
-                        route.options.execution == Execution::kWorker;
+  // An inline route's request stays on the I/O thread only if authenticating it cannot block.
+  const bool inline_admission =
+      !route.options.is_public && route.options.execution == Execution::kInline &&
+      route.options.body == BodyMode::kBuffered && !authenticator->MayBlock(request);
+  const bool one_trip = !has_body && route.options.body == BodyMode::kBuffered && !inline_admission;
   std::optional<Result<Response>> handled;
   if (!route.options.is_public) {
     Status admitted;
-    if (route.options.execution == Execution::kInline &&
-        route.options.body == BodyMode::kBuffered) {
+    if (inline_admission) {
       admitted = Admit(route, request);
     } else if (one_trip) {
       admitted = co_await OnWorker(workers, [&]() -> Status {

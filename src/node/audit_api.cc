@@ -18,13 +18,6 @@ using net::Response;
 
 constexpr std::size_t kRawPieceBytes = 64 * 1024;
 
-std::string SourceOf(const net::Peer& peer) {
-  if (peer.transport == net::Peer::Transport::kUnix) {
-    return peer.credentials ? "unix:uid=" + std::to_string(peer.credentials->uid) : "unix";
-  }
-  return peer.address;
-}
-
 // The route's audit_action with each "{name}" replaced by that path parameter.
 std::string ActionOf(const net::Route& route, const Request& request) {
   const std::string& pattern = route.options.audit_action;
@@ -83,18 +76,27 @@ class LogAuditSink : public net::AuditSink {
     record.source = SourceOf(request.peer);
     record.result = std::to_string(event.status);
     record.detail = std::string(event.error);
-    if (event.kind == AuditEvent::Kind::kStateChange) {
-      record.action = ActionOf(event.route, request);
-      record.target = TargetOf(event);
-    } else {
+    if (!request.audit_note.empty()) {
+      record.detail += (record.detail.empty() ? "" : "; ") + request.audit_note;
+    }
+    // Refusals come as fast as a client sends them: those of the server's checks, and those a
+    // handler answers (a wrong password is 401, a throttled login 429).
+    const bool refusal = event.kind != AuditEvent::Kind::kStateChange || event.status == 401 ||
+                         event.status == 403 || event.status == 429;
+    if (refusal) {
       std::uint64_t left_out = 0;
       if (!AdmitRefusal(&left_out)) return {};
-      record.action = event.kind == AuditEvent::Kind::kForbidden ? "auth.denied" : "auth.failed";
-      record.target = std::string(net::MethodName(request.method)) + " " + request.path;
       if (left_out > 0) {
         record.detail +=
             " (" + std::to_string(left_out) + " earlier refusal(s) not recorded: rate limit)";
       }
+    }
+    if (event.kind == AuditEvent::Kind::kStateChange) {
+      record.action = ActionOf(event.route, request);
+      record.target = TargetOf(event);
+    } else {
+      record.action = event.kind == AuditEvent::Kind::kForbidden ? "auth.denied" : "auth.failed";
+      record.target = std::string(net::MethodName(request.method)) + " " + request.path;
     }
     if (Result<audit::Record> appended = log_->Append(record); !appended) {
       return Fail(std::move(appended).error());
@@ -182,6 +184,13 @@ class AuditApi {
 };
 
 }  // namespace
+
+std::string SourceOf(const net::Peer& peer) {
+  if (peer.transport == net::Peer::Transport::kUnix) {
+    return peer.credentials ? "unix:uid=" + std::to_string(peer.credentials->uid) : "unix";
+  }
+  return peer.address;
+}
 
 std::shared_ptr<net::AuditSink> MakeAuditSink(std::shared_ptr<audit::AuditLog> log,
                                               AuditSinkOptions options) {

@@ -20,19 +20,24 @@
 namespace fogkeep::node {
 
 struct AuditSinkOptions {
-  // Refused requests (bad or missing token, missing permission) are recorded at most
-  // `refusal_burst` at once and `refusals_per_second` after that, so a client hammering the
-  // node cannot flood the trail or keep the disk flushing; the number left out is added to the
-  // next refusal recorded. State-changing calls are always recorded.
+  // Refused requests (bad or missing token, missing permission, and calls answered 401, 403 or
+  // 429, such as failed or throttled logins) are recorded at most `refusal_burst` at once and
+  // `refusals_per_second` after that, so a client hammering the node cannot flood the trail or
+  // keep the disk flushing; the number left out is added to the next refusal recorded. Other
+  // state-changing calls are always recorded.
   std::size_t refusal_burst = 50;
   double refusals_per_second = 5;
 };
+
+// Where a request came from, as the audit trail and the login throttle name it: the peer's
+// IP address, or "unix:uid=N" on the Unix socket.
+std::string SourceOf(const net::Peer& peer);
 
 // Records into `log`: actor (the principal's id, "-" when unauthenticated), role (its roles),
 // source (peer IP, or "unix:uid=N"), action (the route's audit_action, else "METHOD pattern";
 // "auth.failed" and "auth.denied" for refusals), target (the {id} path parameter, the install's
 // new app id, else the path; "METHOD path" for refusals), result (the HTTP status) and detail
-// (the error message, if any).
+// (the error message, if any, then the handler's Request::audit_note).
 std::shared_ptr<net::AuditSink> MakeAuditSink(std::shared_ptr<audit::AuditLog> log,
                                               AuditSinkOptions options = {});
 

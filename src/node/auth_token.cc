@@ -137,22 +137,29 @@ Status TokenAuthenticator::ReloadIfChangedLocked() {
   return {};
 }
 
+Result<std::string_view> BearerToken(const net::Request& request) {
+  std::optional<std::string_view> header = request.headers.Get("Authorization");
+  if (!header) {
+    return Fail(ErrorCode::kUnauthenticated,
+                "authentication required (Authorization: Bearer <token>)");
+  }
+  constexpr std::string_view kScheme = "Bearer ";
+  if (header->size() <= kScheme.size() ||
+      !net::EqualsIgnoreCase(header->substr(0, kScheme.size()), kScheme)) {
+    return Fail(ErrorCode::kUnauthenticated, "unsupported authorization scheme (expected Bearer)");
+  }
+  std::string_view token = header->substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
 Result<net::Principal> TokenAuthenticator::Authenticate(const net::Request& request) {
   if (request.peer.transport == net::Peer::Transport::kUnix && request.peer.credentials &&
       request.peer.credentials->uid == 0) {
     return net::Principal{.id = "uid:0", .mechanism = "unix", .roles = {"admin"}};
   }
-  std::optional<std::string_view> header = request.headers.Get("Authorization");
-  if (!header) return Unauthenticated("authentication required (Authorization: Bearer <token>)");
-  constexpr std::string_view kScheme = "Bearer ";
-  if (header->size() <= kScheme.size() ||
-      !net::EqualsIgnoreCase(header->substr(0, kScheme.size()), kScheme)) {
-    return Unauthenticated("unsupported authorization scheme (expected Bearer)");
-  }
-  std::string_view token = header->substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  const std::string presented = HashToken(token);
+  const std::string presented = HashToken(FK_TRY(BearerToken(request)));
 
   std::lock_guard lock(mu_);
   if (Status reloaded = ReloadIfChangedLocked(); !reloaded) {

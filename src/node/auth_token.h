@@ -21,6 +21,10 @@
 
 namespace fogkeep::node {
 
+// The token of "Authorization: Bearer <token>" (surrounding spaces removed). kUnauthenticated
+// when the header is missing or names another scheme.
+Result<std::string_view> BearerToken(const net::Request& request);
+
 // Creates a token for `role` (auth/roles.h; kInvalidInput for an unknown one), appends its hash to
 // `tokens_file` (created 0600 when missing) and returns the token. The token itself is stored
 // nowhere.
@@ -41,6 +45,8 @@ class TokenAuthenticator : public net::Authenticator {
   // A missing file means no tokens (only root on the Unix socket gets in). The file is re-read
   // when it changes, so tokens created while fogkeepd runs work at once.
   Result<net::Principal> Authenticate(const net::Request& request) override;
+  // A hash, a comparison with each entry and a stat(2) of the tokens file.
+  bool MayBlock(const net::Request& /*request*/) const override { return false; }
 
  private:
   struct Entry {

@@ -5,23 +5,28 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "audit/log.h"
+#include "auth/roles.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/secret_input.h"
 #include "core/yaml.h"
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "net/server.h"
-#include "node/api.h"
 #include "node/apps.h"
 #include "node/audit_api.h"
+#include "node/auth_api.h"
 #include "node/auth_token.h"
+#include "node/routes.h"
 
 namespace fogkeep::node {
 namespace {
@@ -99,6 +104,112 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+// `fogkeepd user ...`: the local user store, and the sessions of a user who is removed or
+// whose password or role changes (they would otherwise live on with the old credentials).
+struct UserCommands {
+  CLI::App* add = nullptr;
+  CLI::App* passwd = nullptr;
+  CLI::App* set_role = nullptr;
+  CLI::App* del = nullptr;
+  CLI::App* list = nullptr;
+  std::string name;
+  std::string role;
+  bool password_stdin = false;
+  bool json = false;
+
+  void Register(CLI::App& app) {
+    auto* user = app.add_subcommand(
+        "user",
+        "Manage local users (the `local` login back-end; the file auth.local.users-file,\n"
+        "default DATA-DIR/users). Passwords are prompted for twice without echo, or read\n"
+        "from the first line of stdin when it is not a terminal or with --password-stdin.");
+    user->require_subcommand(1);
+    const std::string roles = "admin, app-manager, network-manager or auditor";
+    add = user->add_subcommand("add", "Add a user");
+    add->add_option("name", name, "User name ([a-z0-9._-], at most 64)")->required();
+    add->add_option("--role", role, roles)->required();
+    passwd = user->add_subcommand("passwd", "Set a user's password; ends the user's sessions");
+    passwd->add_option("name", name, "User name")->required();
+    set_role = user->add_subcommand("set-role", "Change a user's role; ends the user's sessions");
+    set_role->add_option("name", name, "User name")->required();
+    set_role->add_option("--role", role, roles)->required();
+    for (CLI::App* command : {add, passwd}) {
+      command->add_flag("--password-stdin", password_stdin,
+                        "Ask once (for scripts that pipe the password in)");
+    }
+    del = user->add_subcommand("del", "Remove a user; ends the user's sessions");
+    del->add_option("name", name, "User name")->required();
+    list = user->add_subcommand("list", "List users, their roles and hash costs");
+    list->add_flag("--json", json, "JSON output");
+  }
+
+  bool parsed() const {
+    return add->parsed() || passwd->parsed() || set_role->parsed() || del->parsed() ||
+           list->parsed();
+  }
+
+  Status Run(const DaemonConfig& config) {
+    FK_TRY(fs::MakeDirs(config.data_dir, 0711));
+    auto users = FK_TRY(OpenLocalUsers(config.auth, config.data_dir));
+    if (list->parsed()) return List(*users);
+    if (add->parsed()) {
+      FK_TRY(auth::ValidateUserName(name));
+      if (!auth::IsKnownRole(role)) return Fail(ErrorCode::kInvalidInput, "unknown role " + role);
+      const std::string password = FK_TRY(Password());
+      FK_TRY(users->Add(name, role, password));
+      std::cout << "added user " << name << " (" << role << ")\n";
+      return {};
+    }
+    if (passwd->parsed()) {
+      const std::string password = FK_TRY(Password());
+      FK_TRY(users->SetPassword(name, password));
+      return EndSessions(config, "password of " + name + " changed");
+    }
+    if (set_role->parsed()) {
+      FK_TRY(users->SetRole(name, role));
+      return EndSessions(config, name + " is now " + role);
+    }
+    FK_TRY(users->Remove(name));
+    return EndSessions(config, "removed user " + name);
+  }
+
+ private:
+  // From the terminal without echo, twice; or stdin's first line (core/secret_input.h).
+  Result<std::string> Password() const {
+    return ReadSecret("Password for " + name + ": ", /*confirm=*/!password_stdin);
+  }
+
+  Status EndSessions(const DaemonConfig& config, const std::string& done) const {
+    auto sessions = FK_TRY(auth::SessionStore::Open(SessionsFile(config.data_dir)));
+    const int ended = FK_TRY(sessions->RevokeUser(name));
+    std::cout << done << "; " << ended << " session(s) ended\n";
+    return {};
+  }
+
+  Status List(auth::LocalUserStore& users) const {
+    const auto all = FK_TRY(users.List());
+    if (json) {
+      boost::json::array out;
+      for (const auto& u : all) {
+        out.push_back(
+            boost::json::object{{"name", u.name},
+                                {"role", u.role},
+                                {"argon2", boost::json::object{{"memory_kib", u.argon2.memory_kib},
+                                                               {"iterations", u.argon2.passes},
+                                                               {"parallelism", u.argon2.lanes}}}});
+      }
+      std::cout << boost::json::serialize(out) << "\n";
+      return {};
+    }
+    std::printf("%-24s %-16s %s\n", "NAME", "ROLE", "ARGON2ID (m KiB, t, p)");
+    for (const auto& u : all) {
+      std::printf("%-24s %-16s %u, %u, %u\n", u.name.c_str(), u.role.c_str(), u.argon2.memory_kib,
+                  u.argon2.passes, u.argon2.lanes);
+    }
+    return {};
+  }
+};
+
 }  // namespace
 
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
@@ -123,8 +234,12 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
   if (!root.IsMap()) return Fail(ErrorCode::kInvalidInput, path + ": must be a mapping");
   for (const auto& [key, value] : root.entries()) {
     const std::string where = path + ":" + std::to_string(value.line()) + ": " + key;
-    if (key == "network") {  // the one mapping among the keys
+    if (key == "network") {  // the mappings among the keys
       config.network = FK_TRY_CTX(ParseNetworkSettings(value, config.network), path);
+      continue;
+    }
+    if (key == "auth") {
+      config.auth = FK_TRY_CTX(ParseAuthSettings(value, config.auth), path);
       continue;
     }
     if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
@@ -228,14 +343,24 @@ int Serve(const DaemonConfig& config) {
     log::Warn("audit log {}: {}", audit_log->path(), problem);
   }
 
+  // Logins: the configured back-ends, the throttle, and sessions that outlive a restart.
+  Result<std::unique_ptr<auth::AuthChain>> chain = BuildAuthChain(config.auth, config.data_dir);
+  if (!chain) return Failed(chain.error());
+  Result<std::unique_ptr<auth::LoginThrottle>> throttle =
+      auth::LoginThrottle::Create(config.auth.throttle);
+  if (!throttle) return Failed(throttle.error());
+  Result<std::unique_ptr<auth::SessionStore>> sessions_opened =
+      auth::SessionStore::Open(SessionsFile(config.data_dir), config.auth.sessions);
+  if (!sessions_opened) return Failed(sessions_opened.error());
+  std::shared_ptr<auth::SessionStore> sessions = std::move(*sessions_opened);
+
+  NodeServices services{.apps = apps, .audit = audit_log};
+  services.api.max_upload_bytes = config.max_upload_mb << 20;
+  services.api.version = std::string(kVersion);
+  services.login =
+      std::make_shared<auth::LoginService>(std::move(*chain), std::move(*throttle), sessions);
   net::Router router;
-  ApiOptions api_options;
-  api_options.max_upload_bytes = config.max_upload_mb << 20;
-  api_options.version = std::string(kVersion);
-  if (Status registered = RegisterNodeApi(router, apps, api_options); !registered) {
-    return Failed(registered.error());
-  }
-  if (Status registered = RegisterAuditApi(router, audit_log); !registered) {
+  if (Status registered = RegisterNodeRoutes(router, services); !registered) {
     return Failed(registered.error());
   }
 
@@ -259,7 +384,8 @@ int Serve(const DaemonConfig& config) {
   if (!options.tcp && !options.unix_socket) {
     return Failed(Error(ErrorCode::kInvalidInput, "neither --listen nor --socket is enabled"));
   }
-  auto authenticator = std::make_shared<TokenAuthenticator>(TokensFile(config.data_dir));
+  auto authenticator = std::make_shared<SessionAuthenticator>(
+      sessions, std::make_shared<TokenAuthenticator>(TokensFile(config.data_dir)));
   Result<std::unique_ptr<net::Server>> server = net::Server::Create(
       std::move(options), std::move(router), authenticator, std::make_shared<RoleAuthorizer>());
   if (!server) return Failed(server.error());
@@ -351,6 +477,9 @@ int DaemonMain(int argc, char** argv) {
   std::string role;
   create->add_option("--role", role, "admin, app-manager, network-manager or auditor")->required();
 
+  UserCommands users;
+  users.Register(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -366,6 +495,10 @@ int DaemonMain(int argc, char** argv) {
     std::cout << *created << "\n";
     std::cerr << "fogkeepd: token for role " << role
               << " created; it is shown only now (only its SHA-256 is stored)\n";
+    return 0;
+  }
+  if (users.parsed()) {
+    if (Status done = users.Run(*config); !done) return Failed(done.error());
     return 0;
   }
   return Serve(*config);

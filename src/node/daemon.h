@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "crypto/tls.h"
+#include "node/auth_config.h"
 #include "node/network_cni.h"
 
 namespace fogkeep::node {
@@ -33,11 +34,14 @@ struct DaemonConfig {
   std::uint32_t first_slot = 0;
   // The `network:` mapping of the config file (mode, bridge, subnet, cni-path); no flags.
   NetworkSettings network;
+  // The `auth:` mapping of the config file (node/auth_config.h): login back-ends, lockout,
+  // sessions; no flags.
+  AuthSettings auth;
 };
 
 // Overlays the keys of a YAML config file on `config`. Keys are the flag names:
 // data-dir, listen, socket, runtime, shim, max-upload-mb, log-level, cgroup-parent, first-slot; and
-// `network`, a mapping (node/network_cni.h ParseNetworkSettings). Unknown keys are kInvalidInput (a
+// `network` and `auth`, mappings (node/network_cni.h ParseNetworkSettings, node/auth_config.h). Unknown keys are kInvalidInput (a
 // typo must not silently fall back to a default).
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
 
@@ -55,7 +59,8 @@ Result<ListenAddress> ParseListenAddress(std::string_view text);
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
 int Serve(const DaemonConfig& config);
 
-// main() of fogkeepd: `fogkeepd [serve] [flags]`, `fogkeepd token create --role R`.
+// main() of fogkeepd: `fogkeepd [serve] [flags]`, `fogkeepd token create --role R`,
+// `fogkeepd user add|passwd|del|list`.
 // Exit codes: 0 success, 1 failure (reason on stderr), 2 usage error.
 int DaemonMain(int argc, char** argv);
 

@@ -35,3 +35,35 @@ expect_refused() {
 }
 
 done_checks() { echo "$(basename "$0"): $checks checks passed"; }
+
+# A private fogkeepd for a test: start_daemon runs $FOGKEEPD on $DATA with the config
+# $WORK/fogkeepd.yaml, HTTPS on a free loopback port and the Unix socket $SOCK (and the shim
+# $FOGKEEP_SHIM when set), appending its output to $WORK/fogkeepd.{out,err}; it returns once
+# both listen, with PORT set, and may be called again after stop_daemon. Callers set
+# daemon_pid= before their cleanup trap and call stop_daemon from it.
+start_daemon() {
+  local before
+  before=$(grep -c '^fogkeepd: listening on' "$WORK/fogkeepd.out" 2>/dev/null || true)
+  "$FOGKEEPD" --config "$WORK/fogkeepd.yaml" --data-dir "$DATA" --listen 127.0.0.1:0 \
+    --socket "$SOCK" ${FOGKEEP_SHIM:+--shim "$FOGKEEP_SHIM"} >>"$WORK/fogkeepd.out" 2>>"$WORK/fogkeepd.err" &
+  daemon_pid=$!
+  for _ in $(seq 1 300); do
+    PORT=$(sed -n 's|^fogkeepd: listening on https://127.0.0.1:\([0-9]*\)$|\1|p' "$WORK/fogkeepd.out" |
+      sed -n "$((${before:-0} + 1))p")
+    [ -n "$PORT" ] && [ -S "$SOCK" ] && return 0
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$WORK/fogkeepd.err" >&2; fail "fogkeepd exited at start"; }
+    sleep 0.1
+  done
+  cat "$WORK/fogkeepd.err" >&2
+  fail "fogkeepd did not report its address"
+}
+
+stop_daemon() {
+  [ -n "$daemon_pid" ] || return 0
+  kill -TERM "$daemon_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$daemon_pid" 2>/dev/null || true
+  wait "$daemon_pid" 2>/dev/null || true
+  daemon_pid=
+}
+

@@ -6,6 +6,9 @@
 #include <set>
 #include <string>
 
+#include "core/fs.h"
+#include "support/support.h"
+
 namespace fogkeep::auth {
 namespace {
 
@@ -52,6 +55,10 @@ TEST(RolesTest, UnknownPermissionBelongsToAdminAlone) {
   }
 }
 
+TEST(RolesTest, EveryRoleMayEndItsOwnSession) {
+  for (std::string_view role : AllRoles()) EXPECT_TRUE(RoleHolds(role, kPermissionSessionSelf));
+}
+
 TEST(RolesTest, UnknownRoleHoldsNothing) {
   for (std::string_view role : {"", "root", "ADMIN", "admin ", "guest"}) {
     EXPECT_TRUE(HeldBy(role).empty()) << "'" << role << "'";
@@ -61,7 +68,9 @@ TEST(RolesTest, UnknownRoleHoldsNothing) {
 
 TEST(RolesTest, AuditorHoldsOnlyReadPermissions) {
   std::set<std::string_view> held = HeldBy(kRoleAuditor);
-  for (std::string_view p : held) EXPECT_TRUE(p.ends_with(".read")) << p;
+  // Beside reading, an auditor may only end its own session.
+  for (std::string_view p : held)
+    EXPECT_TRUE(p.ends_with(".read") || p == kPermissionSessionSelf) << p;
   EXPECT_TRUE(held.contains(kPermissionAuditRead));
   // Secrets in the apps' secure storage are not evidence.
   EXPECT_FALSE(held.contains(kPermissionStorageRead));
@@ -117,6 +126,14 @@ TEST(RolesTest, MarkdownTableMatchesTheMatrix) {
   std::size_t held = 0;
   for (std::string_view role : AllRoles()) held += HeldBy(role).size();
   EXPECT_EQ(checks, held);
+}
+
+TEST(RolesTest, TheReadmeCarriesTheMatrixVerbatim) {
+  auto readme = fs::ReadFile(fogkeep::testing::SourcePath("README.md"));
+  ASSERT_TRUE(readme) << readme.error().message();
+  EXPECT_NE(readme->find(PermissionMatrixMarkdown()), std::string::npos)
+      << "README.md's permission table differs from auth/roles.cc; paste this:\n"
+      << PermissionMatrixMarkdown();
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -78,6 +79,10 @@ class TestAuthenticator : public Authenticator {
  public:
   Result<Principal> Authenticate(const Request& request) override {
     ++calls;
+    {
+      std::lock_guard lock(mu);
+      thread = ThreadName();
+    }
     if (request.peer.credentials && request.peer.credentials->uid == 0) {
       return Principal{"uid:0", "unix", {"admin"}};
     }
@@ -89,7 +94,12 @@ class TestAuthenticator : public Authenticator {
     if (auth == "Bearer viewer") return Principal{"bob", "token", {"viewer"}};
     return Fail(ErrorCode::kUnauthenticated, "missing or invalid token");
   }
+  bool MayBlock(const Request&) const override { return may_block; }
+
   std::atomic<int> calls{0};
+  std::atomic<bool> may_block{true};
+  std::mutex mu;
+  std::string thread;  // of the last Authenticate; guarded by mu
 };
 
 class TestAuthorizer : public Authorizer {
@@ -156,6 +166,11 @@ Router TestRouter(std::shared_ptr<Probes> probes) {
     }
     out += " thread=" + ThreadName();
     return Result<Response>(Response::Text(out));
+  }));
+  RouteOptions inline_protected = Needs("self.read");
+  inline_protected.execution = Execution::kInline;
+  Must(router.Add(Method::kGet, "/inline-whoami", inline_protected, [](Request& req) {
+    return Result<Response>(Response::Text(req.principal->id + " thread=" + ThreadName()));
   }));
   RouteOptions echo = Public();
   echo.max_body_bytes = 1024;
@@ -312,6 +327,26 @@ TEST_F(ServerTest, TlsRoundTripOnAnEphemeralPort) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_NE(r->body.find("principal=alice mechanism=token tls=1"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("thread=fk-worker"), std::string::npos) << r->body;
+}
+
+TEST_F(ServerTest, InlineRoutesAuthenticateOnAWorkerWhenTheAuthenticatorMayBlock) {
+  Start(Options());
+  auto client = TlsClient();
+  const std::string io_thread = std::string(
+      Must(client->Request(Method::kGet, "/hello"), "hello").headers.Get("X-Thread").value_or("?"));
+  auto last_auth_thread = [&] {
+    std::lock_guard lock(authenticator_->mu);
+    return authenticator_->thread;
+  };
+  authenticator_->may_block = false;
+  Response fast = Must(client->Request(Method::kGet, "/inline-whoami", Token("good")), "inline");
+  EXPECT_EQ(fast.body, "alice thread=" + io_thread);
+  EXPECT_EQ(last_auth_thread(), io_thread);
+  authenticator_->may_block = true;
+  Response slow = Must(client->Request(Method::kGet, "/inline-whoami", Token("good")), "worker");
+  EXPECT_TRUE(slow.body.starts_with("alice thread=fk-worker")) << slow.body;
+  EXPECT_TRUE(last_auth_thread().starts_with("fk-worker")) << last_auth_thread();
+  EXPECT_NE(io_thread.rfind("fk-worker", 0), 0u) << io_thread;
 }
 
 TEST_F(ServerTest, TlsRefusesOldProtocolsAndNonAeadSuites) {

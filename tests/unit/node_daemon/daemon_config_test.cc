@@ -77,6 +77,89 @@ TEST(DaemonConfigTest, TyposAndBadValuesAreRefusedWithTheirLine) {
   }
 }
 
+TEST(DaemonConfigTest, TheAuthSectionSetsBackEndsLockoutAndSessions) {
+  testing::TempDir dir;
+  auto config = FromFile(dir,
+                         "auth:\n"
+                         "  order: [radius, local, pam]\n"
+                         "  stop-on-reject: true\n"
+                         "  local:\n"
+                         "    users-file: /etc/fogkeep/users\n"
+                         "    argon2: {memory-kib: 65536, iterations: 3, parallelism: 2}\n"
+                         "  radius:\n"
+                         "    servers:\n"
+                         "      - {address: \"192.0.2.10:1645\", secret-file: /etc/r1}\n"
+                         "      - {address: \"[2001:db8::1]\", secret-file: /etc/r2}\n"
+                         "    timeout-ms: 1500\n"
+                         "    retries: 1\n"
+                         "    roles:\n"
+                         "      - {class: fogkeep-admin, role: admin}\n"
+                         "      - {filter-id: apps, role: app-manager}\n"
+                         "  pam:\n"
+                         "    service: fogkeep-login\n"
+                         "    groups: {ops: network-manager, audit: auditor}\n"
+                         "  lockout:\n"
+                         "    user: {free-failures: 5, lockout-failures: 20, lockout-seconds: 60}\n"
+                         "  sessions: {access-ttl-seconds: 300, idle-timeout-seconds: 600}\n");
+  ASSERT_TRUE(config) << config.error().message();
+  const AuthSettings& auth = config->auth;
+  EXPECT_EQ(auth.order, (std::vector<std::string>{"radius", "local", "pam"}));
+  EXPECT_TRUE(auth.stop_on_reject);
+  EXPECT_EQ(auth.users_file, "/etc/fogkeep/users");
+  EXPECT_EQ(auth.local.argon2.memory_kib, 65536u);
+  EXPECT_EQ(auth.local.argon2.passes, 3u);
+  EXPECT_EQ(auth.local.argon2.lanes, 2u);
+  ASSERT_TRUE(auth.radius);
+  ASSERT_EQ(auth.radius->servers.size(), 2u);
+  EXPECT_EQ(auth.radius->servers[0].host, "192.0.2.10");
+  EXPECT_EQ(auth.radius->servers[0].port, 1645);
+  EXPECT_EQ(auth.radius->servers[1].host, "2001:db8::1");
+  EXPECT_EQ(auth.radius->servers[1].port, 1812);
+  EXPECT_EQ(auth.radius->servers[1].secret_file, "/etc/r2");
+  EXPECT_EQ(auth.radius->timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(auth.radius->retries, 1);
+  ASSERT_EQ(auth.radius->roles.size(), 2u);
+  EXPECT_EQ(auth.radius->roles[1].attribute, auth::RoleAttribute::kFilterId);
+  EXPECT_EQ(auth.radius->roles[1].value, "apps");
+  EXPECT_EQ(auth.radius->roles[1].role, "app-manager");
+  ASSERT_TRUE(auth.pam);
+  EXPECT_EQ(auth.pam->service, "fogkeep-login");
+  ASSERT_EQ(auth.pam->group_roles.size(), 2u);
+  EXPECT_EQ(auth.pam->group_roles[0].group, "ops");
+  EXPECT_EQ(auth.pam->group_roles[0].role, "network-manager");
+  EXPECT_EQ(auth.throttle.per_user.free_failures, 5);
+  EXPECT_EQ(auth.throttle.per_user.lockout_failures, 20);
+  EXPECT_EQ(auth.throttle.per_user.lockout_duration, std::chrono::seconds(60));
+  EXPECT_EQ(auth.sessions.access_ttl, std::chrono::seconds(300));
+  EXPECT_EQ(auth.sessions.idle_timeout, std::chrono::seconds(600));
+  // Without the section: local users only.
+  auto plain = FromFile(dir, "log-level: info\n");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->auth.order, std::vector<std::string>{"local"});
+}
+
+TEST(DaemonConfigTest, BadAuthSettingsAreRefusedWithWhereTheyAre) {
+  testing::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"auth:\n  order: [local, ldap]\n", "unknown back-end \"ldap\""},
+      {"auth:\n  order: [local, local]\n", "listed twice"},
+      {"auth:\n  order: [local, radius]\n", "auth.radius is missing"},
+      {"auth:\n  lokout: {}\n", "auth.lokout (line 2): unknown key"},
+      {"auth:\n  pam:\n    groups: {ops: root}\n", "unknown role \"root\""},
+      {"auth:\n  radius:\n    roles: [{class: x}]\n", "needs one of class or filter-id"},
+      {"auth:\n  radius:\n    servers: [{address: h}]\n", "needs an address and a secret-file"},
+      {"auth:\n  sessions: {access-ttl-seconds: 0}\n", "auth.sessions"},
+      {"auth:\n  local:\n    argon2: {memory-kib: -1}\n", "memory-kib"},
+      {"auth:\n  stop-on-reject: yes please\n", "true or false"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    auto config = FromFile(dir, yaml);
+    ASSERT_FALSE(config) << yaml;
+    EXPECT_NE(config.error().message().find(expected), std::string::npos)
+        << yaml << " -> " << config.error().message();
+  }
+}
+
 TEST(DaemonConfigTest, ListenAddressesParseWithTheirPort) {
   auto v4 = ParseListenAddress("0.0.0.0:8443");
   ASSERT_TRUE(v4);

@@ -1,0 +1,92 @@
+// The token cache behind `fogkeep login`: per node, the tokens of one login session, so that
+// later commands given --node need no --token.
+//
+// File: $XDG_CONFIG_HOME/fogkeep/credentials.json, else $HOME/.config/fogkeep/credentials.json.
+// It holds bearer credentials, so it is mode 0600 in a directory created 0700, replaced
+// atomically on every change, and refused (kIntegrity, with the command that fixes it) when
+// another user owns it, when group or others may read or write it, or when it is a symlink.
+// Its content is parsed as untrusted input: a wrong type is kInvalidInput naming the field.
+//
+//   {"version": 1, "logins": [{"node": "https://host:8443", "user": "alice", "role": "auditor",
+//     "access_token": "fka_...", "refresh_token": "fkr_...", "access_expires": 1767225600,
+//     "session_expires": 1767268800, "ca": "/home/alice/node.pem"}]}
+//
+// Changes go through Update, which holds an flock on "credentials.json.lock" beside the file
+// while it reads, calls back and writes. A token refresh runs inside that callback, so two
+// fogkeep processes never refresh one session at once (the node would take the second refresh
+// of a rotated token as theft and end the session).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace fogkeep::cli {
+
+// One node's login. Times are this machine's clock.
+struct Credential {
+  std::string node;  // canonical node URL (CanonicalNodeUrl), the key
+  std::string user;
+  std::string role;
+  std::string access_token;
+  std::string refresh_token;
+  std::chrono::system_clock::time_point access_expires;
+  std::chrono::system_clock::time_point session_expires;
+  std::string ca;  // the --ca given at login (absolute path), "" when none
+
+  bool operator==(const Credential&) const = default;
+};
+
+// Whether `text` can be sent as a bearer token: 1 to 1024 visible ASCII characters, so that
+// no token read from a file or an answer can inject header lines.
+bool IsBearerToken(std::string_view text);
+// Whether `text` may be shown on a terminal: no control characters (escape sequences), at
+// most 4096 bytes.
+bool IsDisplaySafe(std::string_view text);
+
+// Whether the access token is still good at `now`, with a margin for the request's flight.
+bool AccessTokenCurrent(const Credential& credential, std::chrono::system_clock::time_point now);
+// Whether the session may still be refreshed at `now`.
+bool SessionAlive(const Credential& credential, std::chrono::system_clock::time_point now);
+
+// $XDG_CONFIG_HOME/fogkeep/credentials.json when XDG_CONFIG_HOME is an absolute path, else
+// $HOME/.config/fogkeep/credentials.json; kInvalidInput when neither variable is usable.
+Result<std::string> DefaultCredentialsPath();
+
+class CredentialCache {
+ public:
+  // The cache in the file at `path`; nothing is read or created until a call needs it.
+  explicit CredentialCache(std::string path) : path_(std::move(path)) {}
+  // The cache at DefaultCredentialsPath().
+  static Result<CredentialCache> Default();
+
+  const std::string& path() const { return path_; }
+
+  // The login for `node`, or nullopt when there is none (also when the file does not exist).
+  Result<std::optional<Credential>> Find(std::string_view node) const;
+  // Every login, in the file's order.
+  Result<std::vector<Credential>> List() const;
+
+  // Reads the current login for `node` (nullopt when none) under the lock and passes it to
+  // `update`, which returns the login to keep (replacing or adding it), nullopt to remove it,
+  // or an error, which leaves the file untouched and is returned. Waits up to 30 s for another
+  // fogkeep holding the lock (then kUnavailable). The file is rewritten only when it changes;
+  // the directory is created (0700) when missing.
+  using Updater = std::function<Result<std::optional<Credential>>(std::optional<Credential>)>;
+  Status Update(std::string_view node, const Updater& update);
+
+  // Adds or replaces the login for credential.node.
+  Status Store(const Credential& credential);
+  // Removes the login for `node`; returns whether there was one.
+  Result<bool> Remove(std::string_view node);
+
+ private:
+  std::string path_;
+};
+
+}  // namespace fogkeep::cli

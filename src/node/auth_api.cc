@@ -1,0 +1,181 @@
+#include "node/auth_api.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "api/node.h"
+#include "auth/roles.h"
+#include "node/audit_api.h"
+#include "node/auth_token.h"
+
+namespace fogkeep::node {
+namespace {
+
+using net::Method;
+using net::Request;
+using net::Response;
+using net::RouteOptions;
+
+// A user name longer than any back-end accepts is still answered "invalid credentials"; only
+// this much of it goes into the audit trail.
+constexpr std::size_t kMaxRecordedUserBytes = 128;
+
+std::int64_t UnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+api::SessionInfo ToWire(const auth::Session& s) {
+  return api::SessionInfo{.id = s.id,
+                          .user = s.user,
+                          .role = s.role,
+                          .backend = s.backend,
+                          .source = s.source,
+                          .created = UnixSeconds(s.created),
+                          .last_used = UnixSeconds(s.last_used),
+                          .expires = UnixSeconds(s.expires),
+                          .session_expires = UnixSeconds(s.session_expires)};
+}
+
+Response TokensResponse(const auth::IssuedTokens& issued) {
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+      issued.session.expires - std::chrono::system_clock::now());
+  api::LoginResult result{.access_token = issued.access_token,
+                          .refresh_token = issued.refresh_token,
+                          .expires_in = std::max<std::int64_t>(left.count(), 0),
+                          .session = ToWire(issued.session)};
+  Response response = Response::Json(api::ToJsonText(result));
+  // Tokens must not be kept by caches on the way (RFC 6749, 5.1).
+  response.headers.Set("Cache-Control", "no-store");
+  return response;
+}
+
+Response NoContent() {
+  Response response;
+  response.status = 204;
+  return response;
+}
+
+class AuthApi {
+ public:
+  explicit AuthApi(std::shared_ptr<auth::LoginService> login) : login_(std::move(login)) {}
+
+  Result<Response> Login(Request& request) {
+    const auto body = FK_TRY(api::FromJsonText<api::LoginRequest>(request.body));
+    request.principal = net::Principal{
+        .id = body.user.substr(0, kMaxRecordedUserBytes), .mechanism = "password", .roles = {}};
+    auth::LoginReport report;
+    Result<auth::IssuedTokens> issued =
+        login_->Login(body.user, body.password, SourceOf(request.peer), &report);
+    if (!issued) {
+      if (issued.error().code() == ErrorCode::kLimit) return Throttled(request, report);
+      request.audit_note = report.trace.Summary();
+      return Fail(std::move(issued).error());
+    }
+    request.principal->roles = {issued->session.role};
+    request.audit_note = "backend " + issued->session.backend + ", session " + issued->session.id;
+    return TokensResponse(*issued);
+  }
+
+  Result<Response> Refresh(Request& request) {
+    const auto body = FK_TRY(api::FromJsonText<api::RefreshRequest>(request.body));
+    auto issued = FK_TRY(login_->sessions().Refresh(body.refresh_token));
+    request.principal = net::Principal{
+        .id = issued.session.user, .mechanism = "refresh", .roles = {issued.session.role}};
+    request.audit_note = "session " + issued.session.id;
+    return TokensResponse(issued);
+  }
+
+  Result<Response> Logout(Request& request) {
+    const std::string_view token = FK_TRY(BearerToken(request));
+    if (!auth::LooksLikeAccessToken(token)) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "only a login session can log out; this request used an API token");
+    }
+    FK_TRY(login_->sessions().Logout(token));
+    return NoContent();
+  }
+
+  Result<Response> WhoAmI(Request& request) {
+    const net::Principal& p = *request.principal;
+    return Response::Json(
+        api::ToJsonText(api::WhoAmI{.id = p.id, .mechanism = p.mechanism, .roles = p.roles}));
+  }
+
+  Result<Response> Sessions(Request& request) {
+    std::optional<std::string_view> user = request.Query("user");
+    if (user && user->empty()) user.reset();
+    api::SessionList list;
+    for (const auth::Session& s : FK_TRY(login_->sessions().List(user))) {
+      list.sessions.push_back(ToWire(s));
+    }
+    return Response::Json(api::ToJsonText(list));
+  }
+
+  Result<Response> Revoke(Request& request) {
+    FK_TRY(login_->sessions().Revoke(request.Param("id")));
+    return NoContent();
+  }
+
+ private:
+  // 429 with Retry-After in whole seconds, rounded up (RFC 9110, 10.2.3).
+  static Result<Response> Throttled(Request& request, const auth::LoginReport& report) {
+    const auto ms = report.retry_after.count();
+    const std::int64_t seconds = std::max<std::int64_t>((ms + 999) / 1000, 1);
+    request.audit_note = std::string(report.admission.locked ? "locked out" : "backing off") +
+                         " (" + std::string(report.admission.limited_by) + "), retry in " +
+                         std::to_string(seconds) + " s";
+    Response response = net::ErrorResponse(
+        Error(ErrorCode::kLimit,
+              "too many failed login attempts; try again in " + std::to_string(seconds) + " s"));
+    response.status = 429;
+    response.headers.Set("Retry-After", std::to_string(seconds));
+    return response;
+  }
+
+  const std::shared_ptr<auth::LoginService> login_;
+};
+
+}  // namespace
+
+Status RegisterAuthApi(net::Router& router, std::shared_ptr<auth::LoginService> login) {
+  auto api = std::make_shared<AuthApi>(std::move(login));
+  auto bind = [api](Result<Response> (AuthApi::*method)(Request&)) {
+    return [api, method](Request& request) { return (api.get()->*method)(request); };
+  };
+  // Credentials are small; a larger body is a mistake or an attack.
+  const RouteOptions credentials{.is_public = true, .max_body_bytes = 8 * 1024};
+  const RouteOptions self{.permission = std::string(auth::kPermissionSessionSelf)};
+  const RouteOptions manage{.permission = std::string(auth::kPermissionSessionsManage)};
+  auto audited = [](RouteOptions options, std::string_view action) {
+    options.audit_action = std::string(action);
+    return options;
+  };
+  FK_TRY(router.Add(Method::kPost, "/api/v1/auth/login", audited(credentials, "auth.login"),
+                    bind(&AuthApi::Login)));
+  FK_TRY(router.Add(Method::kPost, "/api/v1/auth/refresh", audited(credentials, "auth.refresh"),
+                    bind(&AuthApi::Refresh)));
+  FK_TRY(router.Add(Method::kPost, "/api/v1/auth/logout", audited(self, "auth.logout"),
+                    bind(&AuthApi::Logout)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/auth/whoami", self, bind(&AuthApi::WhoAmI)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/auth/sessions", manage, bind(&AuthApi::Sessions)));
+  FK_TRY(router.Add(Method::kDelete, "/api/v1/auth/sessions/{id}", audited(manage, "auth.revoke"),
+                    bind(&AuthApi::Revoke)));
+  return {};
+}
+
+bool SessionAuthenticator::MayBlock(const net::Request& request) const {
+  Result<std::string_view> token = BearerToken(request);
+  return (token && auth::LooksLikeAccessToken(*token)) || fallback_->MayBlock(request);
+}
+
+Result<net::Principal> SessionAuthenticator::Authenticate(const net::Request& request) {
+  if (Result<std::string_view> token = BearerToken(request);
+      token && auth::LooksLikeAccessToken(*token)) {
+    const auth::Session session = FK_TRY(sessions_->Authenticate(*token));
+    return net::Principal{.id = session.user, .mechanism = "session", .roles = {session.role}};
+  }
+  return fallback_->Authenticate(request);
+}
+
+}  // namespace fogkeep::node

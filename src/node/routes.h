@@ -1,0 +1,28 @@
+// Every route fogkeepd serves, registered in one place: the daemon serves exactly this
+// router, and the authorization-matrix test walks exactly this router, so an endpoint added
+// here without an entry in that test's table fails it.
+#pragma once
+
+#include <memory>
+
+#include "audit/log.h"
+#include "auth/login.h"
+#include "core/error.h"
+#include "net/router.h"
+#include "node/api.h"
+#include "node/app_service.h"
+
+namespace fogkeep::node {
+
+struct NodeServices {
+  std::shared_ptr<AppService> apps;
+  ApiOptions api;
+  std::shared_ptr<audit::AuditLog> audit;
+  std::shared_ptr<auth::LoginService> login;
+};
+
+// The node API (node/api.h), GET /api/v1/audit (node/audit_api.h) and the login routes
+// (node/auth_api.h).
+Status RegisterNodeRoutes(net::Router& router, const NodeServices& services);
+
+}  // namespace fogkeep::node

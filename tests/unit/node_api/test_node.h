@@ -1,0 +1,90 @@
+// TestNode: the node's full router (RegisterNodeRoutes, as fogkeepd serves it) behind a real
+// net::Server over TLS on 127.0.0.1, with local users (cheap hashes), an in-memory session
+// store, API tokens in a file, the audit trail and FakeAppService in place of the apps.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "audit/log.h"
+#include "auth/chain.h"
+#include "auth/local_users.h"
+#include "auth/lockout.h"
+#include "auth/login.h"
+#include "auth/sessions.h"
+#include "net/client.h"
+#include "net/server.h"
+#include "node/audit_api.h"
+#include "node/auth_api.h"
+#include "node/auth_token.h"
+#include "node/routes.h"
+#include "unit/net/net_test_util.h"
+#include "unit/node_api/fake_app_service.h"
+
+namespace fogkeep::node::test {
+
+struct TestNodeOptions {
+  auth::LoginThrottleConfig throttle;
+  auth::SessionStore::Clock clock;  // default: the system clock
+};
+
+class TestNode {
+ public:
+  // Files go to `dir`: users, tokens, audit.log.
+  explicit TestNode(const std::string& dir, TestNodeOptions options = {}) : dir_(dir) {
+    using net::test::Must;
+    static const net::test::Issued ca = net::test::MakeCa("test node CA");
+    static const net::test::Issued cert =
+        net::test::MakeLeaf(ca, "node", crypto::ExtendedKeyUsage::kServerAuth);
+    ca_ = &ca;
+    auth::LocalUserOptions cheap;
+    cheap.argon2.memory_kib = 256;
+    cheap.argon2.passes = 1;
+    auto users = Must(auth::LocalUserStore::Open(dir + "/users", cheap), "users");
+    users_ = users.get();
+    auto chain = Must(auth::AuthChain::Create({{"local", std::move(users)}}), "chain");
+    sessions_ = Must(auth::SessionStore::Open(":memory:", {}, options.clock), "sessions");
+    services_.apps = std::make_shared<FakeAppService>();
+    services_.audit =
+        Must(audit::AuditLog::Open(dir + "/audit.log", {.durability = audit::Durability::kNone}),
+             "audit log");
+    services_.login = std::make_shared<auth::LoginService>(
+        std::move(chain), Must(auth::LoginThrottle::Create(options.throttle), "throttle"),
+        sessions_);
+    net::Router router;
+    Must(RegisterNodeRoutes(router, services_), "routes");
+    net::ServerOptions server_options;
+    server_options.tcp = net::TcpListenerOptions{
+        .address = "127.0.0.1", .port = 0, .tls = {.identity = cert.identity()}};
+    server_options.audit = MakeAuditSink(services_.audit);
+    server_ =
+        Must(net::Server::Create(std::move(server_options), std::move(router),
+                                 std::make_shared<SessionAuthenticator>(
+                                     sessions_, std::make_shared<TokenAuthenticator>(TokensFile())),
+                                 std::make_shared<RoleAuthorizer>()),
+             "server");
+    Must(server_->Start(), "start");
+  }
+  ~TestNode() { server_->Stop(); }
+
+  std::unique_ptr<net::Client> Https() const {
+    net::ClientTlsOptions tls;
+    tls.trust = net::test::TrustOnly(ca_->cert);
+    return net::test::Must(net::Client::Https("127.0.0.1", server_->tcp_port(), std::move(tls)),
+                           "client");
+  }
+  std::string TokensFile() const { return dir_ + "/tokens"; }
+  const NodeServices& services() const { return services_; }
+  auth::SessionStore& sessions() { return *sessions_; }
+  auth::LocalUserStore& users() { return *users_; }  // owned by the login chain
+
+ private:
+  const std::string dir_;
+  const net::test::Issued* ca_ = nullptr;
+  auth::LocalUserStore* users_ = nullptr;
+  std::shared_ptr<auth::SessionStore> sessions_;
+  NodeServices services_;
+  std::unique_ptr<net::Server> server_;
+};
+
+}  // namespace fogkeep::node::test
