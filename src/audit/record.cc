@@ -8,6 +8,7 @@
 #include <ctime>
 #include <exception>
 
+#include "core/json_text.h"
 #include "crypto/hash.h"
 
 namespace fogkeep::audit {
@@ -26,51 +27,11 @@ void AppendField(std::string& out, std::string_view name, std::string_view value
   out.push_back('\n');
 }
 
-void AppendJsonString(std::string& out, std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 void AppendMember(std::string& out, std::string_view key, std::string_view value) {
   out.push_back(',');
-  AppendJsonString(out, key);
+  json_text::AppendString(out, key);
   out.push_back(':');
-  AppendJsonString(out, value);
+  json_text::AppendString(out, value);
 }
 
 bool IsHex64(std::string_view text) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/json_text.h"
+
 namespace fogkeep::node::runtime {
 namespace {
 
@@ -195,40 +197,6 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-void AppendQuoted(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 }  // namespace
 
 Result<FlatJsonObject> FlatJsonObject::Parse(std::string_view text) {
@@ -324,11 +292,11 @@ std::string FlatJsonObject::Serialize() const {
   std::string out = "{";
   for (const auto& m : members_) {
     if (out.size() > 1) out.push_back(',');
-    AppendQuoted(out, m.key);
+    json_text::AppendString(out, m.key);
     out.push_back(':');
     switch (m.kind) {
       case Kind::kString:
-        AppendQuoted(out, m.value);
+        json_text::AppendString(out, m.value);
         break;
       case Kind::kNumber:
       case Kind::kBool:
