@@ -14,9 +14,11 @@ packages=(
   # what libarchive links with (CMakeLists.txt: the release build links it statically)
   libzstd-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev nettle-dev libacl1-dev liblz4-dev
   libargon2-dev libpam0g-dev libpam-pwdfile argon2  # auth (PAM tests: pam_pwdfile; bench: argon2)
+  tpm2-openssl  # OpenSSL 3's tpm2 provider: the SSS seals its key-encryption key in the TPM
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   busybox-static jq zstd gzip tar xz-utils umoci skopeo hyperfine nginx wrk freeradius freeradius-utils
+  swtpm swtpm-tools tpm2-tools  # a software TPM 2.0 for the SSS tests (tpm2-tools to inspect it)
   # container runtime (node agent)
   runc crun containernetworking-plugins iproute2 iptables
 )

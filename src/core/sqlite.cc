@@ -34,6 +34,11 @@ Status Statement::Bind(const std::vector<Value>& params) {
             return sqlite3_bind_int64(stmt_, index, v);
           } else if constexpr (std::is_same_v<T, double>) {
             return sqlite3_bind_double(stmt_, index, v);
+          } else if constexpr (std::is_same_v<T, Blob>) {
+            // A null pointer would bind NULL; an empty blob is a zero-length value.
+            static const char kEmpty = 0;
+            return sqlite3_bind_blob64(stmt_, index, v.bytes.empty() ? &kEmpty : v.bytes.data(),
+                                       v.bytes.size(), SQLITE_TRANSIENT);
           } else {
             return sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()),
                                      SQLITE_TRANSIENT);
@@ -63,6 +68,14 @@ std::string Statement::Text(int column) const {
   const auto* text = sqlite3_column_text(stmt_, column);
   int size = sqlite3_column_bytes(stmt_, column);
   return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text), size);
+}
+
+std::string Statement::Bytes(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
+  return data == nullptr
+             ? std::string()
+             : std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
 }
 
 bool Statement::IsNull(int column) const {

@@ -18,7 +18,13 @@ struct sqlite3_stmt;
 
 namespace fogkeep::sql {
 
-using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+// Binary data bound as a BLOB (a std::string binds as TEXT). Ciphertexts and keys are blobs:
+// SQLite never treats their bytes as characters.
+struct Blob {
+  std::string bytes;
+};
+
+using Value = std::variant<std::monostate, std::int64_t, double, std::string, Blob>;
 
 class Statement {
  public:
@@ -32,6 +38,8 @@ class Statement {
   Result<bool> Step();
   std::int64_t Int(int column) const;
   std::string Text(int column) const;
+  // The column's bytes as stored (for BLOB columns; TEXT reads the same).
+  std::string Bytes(int column) const;
   bool IsNull(int column) const;
   Status Reset();
 

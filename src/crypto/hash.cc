@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
@@ -162,7 +163,10 @@ Result<std::string> Md5(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), size);
 }
 
-Result<std::string> HmacMd5(std::string_view key, std::string_view data) {
+namespace {
+
+// HMAC with the digest named `digest_name` ("MD5", "SHA256").
+Result<std::string> Hmac(const char* digest_name, std::string_view key, std::string_view data) {
   ossl::ErrorQueueScope errors;
   static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
   if (hmac == nullptr) {
@@ -170,8 +174,8 @@ Result<std::string> HmacMd5(std::string_view key, std::string_view data) {
   }
   std::unique_ptr<EVP_MAC_CTX, ossl::Free<EVP_MAC_CTX_free>> ctx(EVP_MAC_CTX_new(hmac));
   if (ctx == nullptr) ossl::Die("EVP_MAC_CTX_new");
-  char digest[] = "MD5";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+  std::string digest(digest_name);
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
                          OSSL_PARAM_construct_end()};
   // A null key pointer would mean "keep the previous key"; an empty key is a valid key.
   static const unsigned char kNoKey = 0;
@@ -179,16 +183,58 @@ Result<std::string> HmacMd5(std::string_view key, std::string_view data) {
       key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
   if (EVP_MAC_init(ctx.get(), key_bytes, key.size(), params) != 1) {
     return ossl::FailSsl(ErrorCode::kUnavailable,
-                         "HMAC-MD5 is not offered by the OpenSSL providers");
+                         "HMAC-" + digest + " is not offered by the OpenSSL providers");
   }
   unsigned char out[EVP_MAX_MD_SIZE];
   std::size_t size = 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
   if ((!data.empty() && EVP_MAC_update(ctx.get(), bytes, data.size()) != 1) ||
       EVP_MAC_final(ctx.get(), out, &size, sizeof(out)) != 1) {
-    return ossl::FailSsl(ErrorCode::kInternal, "HMAC-MD5");
+    return ossl::FailSsl(ErrorCode::kInternal, "HMAC-" + digest);
   }
   return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+}  // namespace
+
+Result<std::string> HmacMd5(std::string_view key, std::string_view data) {
+  return Hmac("MD5", key, data);
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  // The default provider always offers HMAC-SHA-256; only a broken library fails here.
+  auto mac = Hmac("SHA256", key, data);
+  if (!mac) ossl::Die("HMAC-SHA256: " + mac.error().message());
+  return std::move(mac).value();
+}
+
+std::string HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info,
+                       std::size_t size) {
+  constexpr std::size_t kMaxSize = 255 * 32;  // RFC 5869: at most 255 hash lengths
+  if (size == 0 || size > kMaxSize) ossl::Die("HKDF-SHA256: output size out of range");
+  ossl::ErrorQueueScope errors;
+  static EVP_KDF* const hkdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
+  if (hkdf == nullptr) ossl::Die("EVP_KDF_fetch(HKDF)");
+  std::unique_ptr<EVP_KDF_CTX, ossl::Free<EVP_KDF_CTX_free>> ctx(EVP_KDF_CTX_new(hkdf));
+  if (ctx == nullptr) ossl::Die("EVP_KDF_CTX_new");
+  char digest[] = "SHA256";
+  // OSSL_PARAM wants non-const pointers; HKDF only reads them. An empty key or salt still needs
+  // a non-null pointer.
+  static unsigned char kEmpty = 0;
+  auto bytes = [](std::string_view s) {
+    return s.empty() ? &kEmpty : reinterpret_cast<unsigned char*>(const_cast<char*>(s.data()));
+  };
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, bytes(ikm), ikm.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, bytes(salt), salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, bytes(info), info.size()),
+      OSSL_PARAM_construct_end()};
+  std::string out(size, '\0');
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), size, params) != 1) {
+    ossl::Die("EVP_KDF_derive(HKDF)");
+  }
+  return out;
 }
 
 std::string RandomBytes(std::size_t n) {
@@ -202,6 +248,11 @@ std::string RandomBytes(std::size_t n) {
     n -= static_cast<std::size_t>(chunk);
   }
   return out;
+}
+
+void Wipe(std::string& secret) {
+  if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
+  secret.clear();
 }
 
 }  // namespace fogkeep::crypto

@@ -42,7 +42,17 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // kUnavailable when the loaded OpenSSL providers offer no MD5 (a FIPS-only configuration).
 Result<std::string> Md5(std::string_view data);
 Result<std::string> HmacMd5(std::string_view key, std::string_view data);
+// HMAC-SHA-256 (RFC 2104), 32 raw bytes.
+std::string HmacSha256(std::string_view key, std::string_view data);
+// HKDF-SHA-256 (RFC 5869, extract then expand): `size` bytes (at most 255 * 32) of key
+// material from the secret `ikm`. Distinct `info` strings give independent keys from one secret.
+std::string HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info,
+                       std::size_t size);
+
 // Cryptographically secure random bytes.
 std::string RandomBytes(std::size_t n);
+// Overwrites `secret` with zeros (in a way the compiler keeps) and empties it: for keys and
+// plaintexts that must not linger in freed memory.
+void Wipe(std::string& secret);
 
 }  // namespace fogkeep::crypto

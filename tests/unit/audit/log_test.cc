@@ -22,12 +22,7 @@ namespace {
 
 using test::Describe;
 
-template <typename T>
-T Must(Result<T> result) {
-  EXPECT_TRUE(result) << result.error().message();
-  if (!result) std::abort();
-  return std::move(result).value();
-}
+using fogkeep::testing::Must;
 
 Event Call(std::string action, std::string target = "app", std::string result = "200") {
   return Event{.actor = "token:0123456789ab",

@@ -25,18 +25,11 @@
 #include "auth/radius_packet.h"
 #include "core/error.h"
 #include "crypto/hash.h"
+#include "support/support.h"
 
 namespace fogkeep::auth::radius::test {
 
-// The value of a Result the test's own setup needs; a failure stops the binary.
-template <typename T>
-T Must(Result<T> result, std::string_view what = "") {
-  if (!result) {
-    std::cerr << "test setup failed: " << what << ": " << result.error().message() << "\n";
-    std::abort();
-  }
-  return std::move(result).value();
-}
+using fogkeep::testing::Must;
 
 inline std::string FromHex(std::string_view hex) {
   std::string out;

@@ -39,6 +39,24 @@ TEST(SqliteTest, PersistsCommittedAndDropsRolledBack) {
   EXPECT_EQ(ids, std::vector<std::string>{"a=1"});
 }
 
+TEST(SqliteTest, BlobsKeepEveryByte) {
+  auto db = Database::Open(":memory:");
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB NOT NULL)"));
+  std::string bytes("\0\xff\x01 \0tail", 9);
+  ASSERT_TRUE(db->Run("INSERT INTO t VALUES (?, ?)", {std::string("a"), Blob{bytes}}));
+  ASSERT_TRUE(db->Run("INSERT INTO t VALUES (?, ?)", {std::string("empty"), Blob{}}));
+  auto stmt = db->Prepare("SELECT v, typeof(v), length(v) FROM t ORDER BY k");
+  ASSERT_TRUE(stmt);
+  ASSERT_TRUE(*stmt->Step());
+  EXPECT_EQ(stmt->Bytes(0), bytes);
+  EXPECT_EQ(stmt->Text(1), "blob");
+  EXPECT_EQ(stmt->Int(2), 9);
+  ASSERT_TRUE(*stmt->Step());
+  EXPECT_EQ(stmt->Bytes(0), "");
+  EXPECT_EQ(stmt->Text(1), "blob");  // an empty blob, not NULL
+}
+
 TEST(SqliteTest, CorruptFileIsAnIntegrityOrUnavailableError) {
   testing::TempDir dir;
   std::string path = dir / "bad.db";

@@ -15,25 +15,11 @@
 #include "core/fs.h"
 #include "crypto/keys.h"
 #include "crypto/x509.h"
+#include "support/support.h"
 
 namespace fogkeep::crypto::test {
 
-// The value of a Result that a test's own setup needs; a failure there is a bug in the test or
-// the code under test, so it stops the binary with the message.
-template <typename T>
-T Must(Result<T> result, std::string_view what = "") {
-  if (!result) {
-    std::cerr << "test setup failed: " << what << ": " << result.error().message() << "\n";
-    std::abort();
-  }
-  return std::move(result).value();
-}
-inline void Must(const Status& status, std::string_view what = "") {
-  if (!status) {
-    std::cerr << "test setup failed: " << what << ": " << status.error().message() << "\n";
-    std::abort();
-  }
-}
+using fogkeep::testing::Must;
 
 // Generated keys are reused within a test binary: RSA 3072 generation is slow.
 inline const PrivateKey& CachedKey(KeyType type, int slot = 0) {

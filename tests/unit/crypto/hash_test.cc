@@ -189,5 +189,35 @@ TEST(HmacMd5Test, EmptyKeyAndDataAreValid) {
   EXPECT_EQ(ToHex(*mac), "74e6f7298a9c2d168935f58c001bad88");
 }
 
+TEST(HmacSha256Test, Rfc4231Vectors) {
+  EXPECT_EQ(ToHex(HmacSha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(ToHex(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(HkdfSha256Test, Rfc5869Vectors) {
+  std::string ikm(22, '\x0b');
+  std::string salt;
+  for (int i = 0x00; i <= 0x0c; ++i) salt.push_back(static_cast<char>(i));
+  std::string info;
+  for (int i = 0xf0; i <= 0xf9; ++i) info.push_back(static_cast<char>(i));
+  // Test case 1, and test case 3 (no salt, no info).
+  EXPECT_EQ(ToHex(HkdfSha256(ikm, salt, info, 42)),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+  EXPECT_EQ(ToHex(HkdfSha256(ikm, "", "", 42)),
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+  EXPECT_NE(HkdfSha256(ikm, "", "a", 32), HkdfSha256(ikm, "", "b", 32));
+}
+
+TEST(WipeTest, Empties) {
+  std::string secret = "0123456789abcdef0123456789abcdef";
+  Wipe(secret);
+  EXPECT_TRUE(secret.empty());
+  std::string empty;
+  Wipe(empty);
+  EXPECT_TRUE(empty.empty());
+}
+
 }  // namespace
 }  // namespace fogkeep::crypto

@@ -24,23 +24,11 @@
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "crypto/x509.h"
+#include "support/support.h"
 
 namespace fogkeep::net::test {
 
-template <typename T>
-T Must(Result<T> result, std::string_view what = "") {
-  if (!result) {
-    std::cerr << "test setup failed: " << what << ": " << result.error().message() << "\n";
-    std::abort();
-  }
-  return std::move(result).value();
-}
-inline void Must(const Status& status, std::string_view what = "") {
-  if (!status) {
-    std::cerr << "test setup failed: " << what << ": " << status.error().message() << "\n";
-    std::abort();
-  }
-}
+using fogkeep::testing::Must;
 
 struct Issued {
   crypto::PrivateKey key;
