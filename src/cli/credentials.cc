@@ -28,7 +28,8 @@ constexpr std::size_t kMaxFieldBytes = 4096;
 constexpr std::chrono::seconds kExpiryMargin{10};
 constexpr std::chrono::seconds kLockWait{30};
 // Year 5138: far beyond any expiry, far below what a nanosecond time_point can hold.
-constexpr std::int64_t kMaxUnixSeconds = 100'000'000'000;
+// Year 2255: within what a nanosecond system_clock holds (to 2262), so no conversion overflows.
+constexpr std::int64_t kMaxUnixSeconds = 9'000'000'000;
 constexpr std::chrono::milliseconds kLockPoll{50};
 
 std::string FixHint(const std::string& path) {

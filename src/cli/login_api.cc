@@ -6,7 +6,8 @@ namespace fogkeep::cli {
 namespace {
 
 // Unix seconds within what a time_point holds (up to the year 5138).
-constexpr std::int64_t kMaxUnixSeconds = 100'000'000'000;
+// Year 2255: within what a nanosecond system_clock holds (to 2262), so no conversion overflows.
+constexpr std::int64_t kMaxUnixSeconds = 9'000'000'000;
 
 bool Plausible(std::int64_t t) { return t > 0 && t <= kMaxUnixSeconds; }
 

@@ -42,7 +42,10 @@ std::string ActionOf(const net::Route& route, const Request& request) {
 std::string TargetOf(const AuditEvent& event) {
   const Request& request = event.request;
   if (std::string_view id = request.Param("id"); !id.empty()) return std::string(id);
-  if (auto id = request.Query("id"); id && !id->empty()) return std::string(*id);
+  // (The install's ?id=; anyone may call a public route, so theirs is not taken.)
+  if (auto id = request.Query("id"); id && !id->empty() && !event.route.options.is_public) {
+    return std::string(*id);
+  }
   if (event.response != nullptr) {
     if (auto location = event.response->headers.Get("Location")) {
       const std::size_t slash = location->rfind('/');
@@ -79,10 +82,12 @@ class LogAuditSink : public net::AuditSink {
     if (!request.audit_note.empty()) {
       record.detail += (record.detail.empty() ? "" : "; ") + request.audit_note;
     }
-    // Refusals come as fast as a client sends them: those of the server's checks, and those a
-    // handler answers (a wrong password is 401, a throttled login 429).
+    // Refusals come as fast as a client sends them: those of the server's checks, those a
+    // handler answers (a wrong password is 401, a throttled login 429), and any failure of a
+    // public route, which anyone may call without logging in.
     const bool refusal = event.kind != AuditEvent::Kind::kStateChange || event.status == 401 ||
-                         event.status == 403 || event.status == 429;
+                         event.status == 403 || event.status == 429 ||
+                         (event.route.options.is_public && event.status >= 400);
     if (refusal) {
       std::uint64_t left_out = 0;
       if (!AdmitRefusal(&left_out)) return {};

@@ -20,11 +20,11 @@
 namespace fogkeep::node {
 
 struct AuditSinkOptions {
-  // Refused requests (bad or missing token, missing permission, and calls answered 401, 403 or
-  // 429, such as failed or throttled logins) are recorded at most `refusal_burst` at once and
-  // `refusals_per_second` after that, so a client hammering the node cannot flood the trail or
-  // keep the disk flushing; the number left out is added to the next refusal recorded. Other
-  // state-changing calls are always recorded.
+  // Refused requests (bad or missing token, missing permission, calls answered 401, 403 or
+  // 429 such as failed or throttled logins, and failures of public routes) are recorded at most
+  // `refusal_burst` at once and `refusals_per_second` after that, so a client hammering the node
+  // cannot flood the trail or keep the disk flushing; the number left out is added to the next
+  // refusal recorded. Other state-changing calls are always recorded.
   std::size_t refusal_burst = 50;
   double refusals_per_second = 5;
 };

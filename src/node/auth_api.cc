@@ -1,5 +1,7 @@
 #include "node/auth_api.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -56,12 +58,44 @@ Response NoContent() {
   return response;
 }
 
+// Names differing only in surrounding spaces or control characters could reach a back-end
+// that ignores them (RADIUS servers, directories) while each gets a lockout record of its own.
+Status CheckUserName(std::string_view user) {
+  const bool padded = !user.empty() && (user.front() == ' ' || user.back() == ' ');
+  const bool control = std::ranges::any_of(
+      user, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  if (padded || control) {
+    return Fail(ErrorCode::kInvalidInput,
+                "a user name holds no control characters and no surrounding spaces");
+  }
+  return {};
+}
+
+// 503 with Retry-After: 1 (RFC 9110, 15.6.4).
+Response Busy() {
+  Response response = net::ErrorResponse(
+      Error(ErrorCode::kUnavailable, "too many logins are being checked; try again shortly"));
+  response.headers.Set("Retry-After", "1");
+  return response;
+}
+
 class AuthApi {
  public:
-  explicit AuthApi(std::shared_ptr<auth::LoginService> login) : login_(std::move(login)) {}
+  AuthApi(std::shared_ptr<auth::LoginService> login, AuthApiOptions options)
+      : login_(std::move(login)), options_(options) {}
 
   Result<Response> Login(Request& request) {
     const auto body = FK_TRY(api::FromJsonText<api::LoginRequest>(request.body));
+    FK_TRY(CheckUserName(body.user));
+    // A slot among the logins in flight, or 503 now.
+    if (in_flight_.fetch_add(1) >= options_.max_logins_in_flight) {
+      in_flight_.fetch_sub(1);
+      return Busy();
+    }
+    struct Release {
+      std::atomic<int>& count;
+      ~Release() { count.fetch_sub(1); }
+    } release{in_flight_};
     request.principal = net::Principal{
         .id = body.user.substr(0, kMaxRecordedUserBytes), .mechanism = "password", .roles = {}};
     auth::LoginReport report;
@@ -134,12 +168,15 @@ class AuthApi {
   }
 
   const std::shared_ptr<auth::LoginService> login_;
+  const AuthApiOptions options_;
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace
 
-Status RegisterAuthApi(net::Router& router, std::shared_ptr<auth::LoginService> login) {
-  auto api = std::make_shared<AuthApi>(std::move(login));
+Status RegisterAuthApi(net::Router& router, std::shared_ptr<auth::LoginService> login,
+                       AuthApiOptions options) {
+  auto api = std::make_shared<AuthApi>(std::move(login), options);
   auto bind = [api](Result<Response> (AuthApi::*method)(Request&)) {
     return [api, method](Request& request) { return (api.get()->*method)(request); };
   };

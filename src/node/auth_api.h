@@ -3,7 +3,11 @@
 //
 //   POST   /api/v1/auth/login          public           {"user","password"} → LoginResult;
 //                                                       401 "invalid credentials" for every
-//                                                       refusal; 429 + Retry-After when throttled
+//                                                       refusal; 429 + Retry-After when throttled;
+//                                                       503 + Retry-After when too many logins
+//                                                       are being checked; 400 for a user name
+//                                                       with control characters or surrounding
+//                                                       spaces (one person, one lockout record)
 //   POST   /api/v1/auth/refresh        public           {"refresh_token"} → LoginResult (both
 //                                                       tokens rotate); 401
 //   POST   /api/v1/auth/logout         session.self     ends the caller's session; 204
@@ -25,7 +29,16 @@
 
 namespace fogkeep::node {
 
-Status RegisterAuthApi(net::Router& router, std::shared_ptr<auth::LoginService> login);
+struct AuthApiOptions {
+  // Logins checked at once. Each holds one of the server's worker threads for as long as its
+  // back-ends take (argon2id, or RADIUS timeouts × retries × servers); more are answered 503
+  // with Retry-After at once, so that callers who need no account cannot occupy every worker.
+  // Keep it below the server's worker_threads.
+  int max_logins_in_flight = 2;
+};
+
+Status RegisterAuthApi(net::Router& router, std::shared_ptr<auth::LoginService> login,
+                       AuthApiOptions options = {});
 
 // A bearer token with the shape of a session access token (auth::LooksLikeAccessToken) is
 // checked against `sessions` and yields the session's user and role (mechanism "session");

@@ -308,6 +308,52 @@ Result<AuthSettings> ParseAuthSettings(const yaml::Node& node, AuthSettings s) {
   return s;
 }
 
+std::vector<std::string> WeakerThanDefaults(const AuthSettings& s) {
+  const AuthSettings d;
+  std::vector<std::string> out;
+  auto argon2 = [](const auth::Argon2Params& p) {
+    return std::to_string(p.memory_kib) + " KiB, " + std::to_string(p.passes) + " pass(es), " +
+           std::to_string(p.lanes) + " lane(s)";
+  };
+  if (auth::IsWeakerThanDefault(s.local.argon2)) {
+    out.push_back("auth.local.argon2: new password hashes cost " + argon2(s.local.argon2) +
+                  ", below the default " + argon2(d.local.argon2));
+  }
+  if (s.local.min_password_chars < d.local.min_password_chars) {
+    out.push_back("auth.local.min-password-chars " + std::to_string(s.local.min_password_chars) +
+                  " is below the default " + std::to_string(d.local.min_password_chars));
+  }
+  auto policy = [&](const auth::ThrottlePolicy& p, const auth::ThrottlePolicy& base,
+                    const std::string& name) {
+    if (p.lockout_failures == 0) {
+      out.push_back(name + ".lockout-failures 0: guessing is slowed down but never locked out");
+    } else if (p.lockout_failures > base.lockout_failures) {
+      out.push_back(name + ".lockout-failures " + std::to_string(p.lockout_failures) +
+                    " is above the default " + std::to_string(base.lockout_failures));
+    }
+    if (p.free_failures > base.free_failures) {
+      out.push_back(name + ".free-failures " + std::to_string(p.free_failures) +
+                    " is above the default " + std::to_string(base.free_failures));
+    }
+    if (p.lockout_failures != 0 && p.lockout_duration < base.lockout_duration) {
+      out.push_back(name + ".lockout-seconds " + std::to_string(p.lockout_duration.count()) +
+                    " is below the default " + std::to_string(base.lockout_duration.count()));
+    }
+  };
+  policy(s.throttle.per_user, d.throttle.per_user, "auth.lockout.user");
+  policy(s.throttle.per_source, d.throttle.per_source, "auth.lockout.source");
+  auto longer = [&](std::chrono::seconds v, std::chrono::seconds base, const std::string& name) {
+    if (v > base) {
+      out.push_back(name + " " + std::to_string(v.count()) + " is above the default " +
+                    std::to_string(base.count()));
+    }
+  };
+  longer(s.sessions.access_ttl, d.sessions.access_ttl, "auth.sessions.access-ttl-seconds");
+  longer(s.sessions.idle_timeout, d.sessions.idle_timeout, "auth.sessions.idle-timeout-seconds");
+  longer(s.sessions.max_lifetime, d.sessions.max_lifetime, "auth.sessions.max-lifetime-seconds");
+  return out;
+}
+
 std::string UsersFile(const AuthSettings& settings, const std::string& data_dir) {
   return settings.users_file.empty() ? data_dir + "/users" : settings.users_file;
 }

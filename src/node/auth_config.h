@@ -67,6 +67,11 @@ struct AuthSettings {
 // order without a radius section.
 Result<AuthSettings> ParseAuthSettings(const yaml::Node& node, AuthSettings settings);
 
+// Each setting weaker than fogkeep's default, as one line an operator can act on ("argon2id
+// cost below the default ..."). fogkeepd logs each at start and records it in the audit trail:
+// a weaker setting is the administrator's explicit choice, never a silent one.
+std::vector<std::string> WeakerThanDefaults(const AuthSettings& settings);
+
 // Where fogkeepd keeps its local users and its sessions.
 std::string UsersFile(const AuthSettings& settings, const std::string& data_dir);
 std::string SessionsFile(const std::string& data_dir);

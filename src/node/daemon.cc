@@ -180,7 +180,8 @@ struct UserCommands {
   }
 
   Status EndSessions(const DaemonConfig& config, const std::string& done) const {
-    auto sessions = FK_TRY(auth::SessionStore::Open(SessionsFile(config.data_dir)));
+    auto sessions =
+        FK_TRY(auth::SessionStore::Open(SessionsFile(config.data_dir), config.auth.sessions));
     const int ended = FK_TRY(sessions->RevokeUser(name));
     std::cout << done << "; " << ended << " session(s) ended\n";
     return {};
@@ -341,6 +342,20 @@ int Serve(const DaemonConfig& config) {
   std::shared_ptr<audit::AuditLog> audit_log = std::move(*audit_opened);
   for (const std::string& problem : audit_log->open_report().problems) {
     log::Warn("audit log {}: {}", audit_log->path(), problem);
+  }
+
+  // Settings weaker than the defaults are the administrator's choice, and on the record.
+  for (const std::string& weaker : WeakerThanDefaults(config.auth)) {
+    log::Warn("weaker than the default: {}", weaker);
+    const audit::Event event{.actor = "fogkeepd",
+                             .source = "local",
+                             .action = "config.weaker",
+                             .target = "auth",
+                             .result = "accepted",
+                             .detail = weaker};
+    if (Result<audit::Record> appended = audit_log->Append(event); !appended) {
+      return Failed(appended.error());
+    }
   }
 
   // Logins: the configured back-ends, the throttle, and sessions that outlive a restart.

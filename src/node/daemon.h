@@ -41,8 +41,8 @@ struct DaemonConfig {
 
 // Overlays the keys of a YAML config file on `config`. Keys are the flag names:
 // data-dir, listen, socket, runtime, shim, max-upload-mb, log-level, cgroup-parent, first-slot; and
-// `network` and `auth`, mappings (node/network_cni.h ParseNetworkSettings, node/auth_config.h). Unknown keys are kInvalidInput (a
-// typo must not silently fall back to a default).
+// `network` and `auth`, mappings (node/network_cni.h ParseNetworkSettings, node/auth_config.h).
+// Unknown keys are kInvalidInput (a typo must not silently fall back to a default).
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
 
 // The node's HTTPS identity from data-dir/tls/node.{key,pem}. When absent (the node is not

@@ -8,7 +8,7 @@ namespace fogkeep::node {
 Status RegisterNodeRoutes(net::Router& router, const NodeServices& services) {
   FK_TRY(RegisterNodeApi(router, services.apps, services.api));
   FK_TRY(RegisterAuditApi(router, services.audit));
-  return RegisterAuthApi(router, services.login);
+  return RegisterAuthApi(router, services.login, services.auth_api);
 }
 
 }  // namespace fogkeep::node

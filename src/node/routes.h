@@ -11,6 +11,7 @@
 #include "net/router.h"
 #include "node/api.h"
 #include "node/app_service.h"
+#include "node/auth_api.h"
 
 namespace fogkeep::node {
 
@@ -19,6 +20,7 @@ struct NodeServices {
   ApiOptions api;
   std::shared_ptr<audit::AuditLog> audit;
   std::shared_ptr<auth::LoginService> login;
+  AuthApiOptions auth_api;
 };
 
 // The node API (node/api.h), GET /api/v1/audit (node/audit_api.h) and the login routes

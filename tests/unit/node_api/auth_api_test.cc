@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "api/node.h"
 #include "audit/record.h"
@@ -154,6 +157,88 @@ TEST_F(AuthApiTest, FailuresBackOffWithRetryAfterAndTheRightPasswordWaitsToo) {
   EXPECT_NE(records[0].detail.find("local"), std::string::npos) << records[0].detail;
   EXPECT_EQ(records[3].result, "429");
   EXPECT_NE(records[3].detail.find("retry in"), std::string::npos) << records[3].detail;
+}
+
+TEST_F(AuthApiTest, UserNamesWithControlCharactersOrSurroundingSpacesAreRefused) {
+  const std::vector<std::string> names = {"alice ", " alice", std::string("ali\0ce", 6), "ali\nce",
+                                          "ali\x7f"};
+  for (const std::string& name : names) {
+    const Response r = Login(name, kPassword);
+    EXPECT_EQ(r.status, 400) << name;
+  }
+  EXPECT_EQ(Login("alice", kPassword).status, 200);
+}
+
+// A back-end that holds every login until released, as an unreachable RADIUS server would.
+class HeldBackend : public auth::AuthBackend {
+ public:
+  Result<auth::AuthOutcome> Authenticate(std::string_view, std::string_view,
+                                         std::string_view) override {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return released_; });
+    return auth::AuthOutcome{.accepted = false, .reason = "held"};
+  }
+  void AwaitWaiting(int n) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return waiting_ >= n; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  bool released_ = false;
+};
+
+TEST(AuthApiLimitsTest, LoginsBeyondTheInFlightLimitAre503AndOtherCallsStillWork) {
+  testing::TempDir dir;
+  auto held = std::make_shared<HeldBackend>();
+  test::TestNode node(dir.path(), {.second_backend = held});
+  const std::string token = Must(CreateToken(node.TokensFile(), "auditor"), "token");
+  auto login = [&] {
+    return Must(
+        node.Https()->Request(Method::kPost, "/api/v1/auth/login", {},
+                              api::ToJsonText(api::LoginRequest{"nobody", "whatever it is"})),
+        "login");
+  };
+  // Two logins (the default limit) wait on the back-end...
+  std::vector<std::thread> waiting;
+  std::vector<int> statuses(2);
+  for (int i = 0; i < 2; ++i) waiting.emplace_back([&, i] { statuses[i] = login().status; });
+  held->AwaitWaiting(2);
+  // ...so a third is turned away at once, and the rest of the API still answers.
+  const Response busy = login();
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(busy.headers.Get("Retry-After").value_or(""), "1");
+  net::Headers auth;
+  auth.Set("Authorization", "Bearer " + token);
+  EXPECT_EQ(Must(node.Https()->Request(Method::kGet, "/api/v1/apps", auth), "list").status, 200);
+  held->Release();
+  for (auto& t : waiting) t.join();
+  EXPECT_EQ(statuses, (std::vector<int>{401, 401}));
+}
+
+TEST_F(AuthApiTest, AnonymousFailuresCannotFloodTheAuditTrail) {
+  // Malformed bodies fail before any back-end is asked; anyone can send them.
+  constexpr int kSent = 120;
+  for (int i = 0; i < kSent; ++i) {
+    ASSERT_EQ(Post("/api/v1/auth/login?id=" + std::string(200, 'x'), "not json").status, 400);
+  }
+  const auto records = AuditRecords("auth.login");
+  ASSERT_FALSE(records.empty());
+  // The refusal budget (50 at once, 5 a second after) records a fraction, and says so.
+  EXPECT_LT(records.size(), static_cast<std::size_t>(kSent) - 30) << records.size();
+  EXPECT_NE(records.back().detail.find("not recorded: rate limit"), std::string::npos)
+      << records.back().detail;
+  // A public route's ?id= is the caller's word, not a target.
+  EXPECT_EQ(records.front().target, "/api/v1/auth/login");
 }
 
 TEST_F(AuthApiTest, AcceptedLoginsAndLogoutsAreAudited) {

@@ -26,6 +26,8 @@ namespace fogkeep::node::test {
 struct TestNodeOptions {
   auth::LoginThrottleConfig throttle;
   auth::SessionStore::Clock clock;  // default: the system clock
+  // Asked after the local users when set (as "second").
+  std::shared_ptr<auth::AuthBackend> second_backend;
 };
 
 class TestNode {
@@ -42,7 +44,9 @@ class TestNode {
     cheap.argon2.passes = 1;
     auto users = Must(auth::LocalUserStore::Open(dir + "/users", cheap), "users");
     users_ = users.get();
-    auto chain = Must(auth::AuthChain::Create({{"local", std::move(users)}}), "chain");
+    std::vector<auth::ChainLink> links = {{"local", std::move(users)}};
+    if (options.second_backend) links.push_back({"second", options.second_backend});
+    auto chain = Must(auth::AuthChain::Create(std::move(links)), "chain");
     sessions_ = Must(auth::SessionStore::Open(":memory:", {}, options.clock), "sessions");
     services_.apps = std::make_shared<FakeAppService>();
     services_.audit =

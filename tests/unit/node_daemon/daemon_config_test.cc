@@ -138,6 +138,41 @@ TEST(DaemonConfigTest, TheAuthSectionSetsBackEndsLockoutAndSessions) {
   EXPECT_EQ(plain->auth.order, std::vector<std::string>{"local"});
 }
 
+TEST(DaemonConfigTest, SettingsWeakerThanTheDefaultsAreNamed) {
+  EXPECT_TRUE(WeakerThanDefaults(AuthSettings{}).empty());
+  testing::TempDir dir;
+  auto config = FromFile(dir,
+                         "auth:\n"
+                         "  local:\n"
+                         "    min-password-chars: 4\n"
+                         "    argon2: {memory-kib: 1024, iterations: 1}\n"
+                         "  lockout:\n"
+                         "    user: {lockout-failures: 0}\n"
+                         "    source: {free-failures: 100, lockout-failures: 200}\n"
+                         "  sessions: {max-lifetime-seconds: 604800}\n");
+  ASSERT_TRUE(config) << config.error().message();
+  const std::vector<std::string> weaker = WeakerThanDefaults(config->auth);
+  const std::string all = [&] {
+    std::string text;
+    for (const auto& line : weaker) text += line + "\n";
+    return text;
+  }();
+  EXPECT_EQ(weaker.size(), 6u) << all;
+  for (const char* expected :
+       {"auth.local.argon2", "min-password-chars 4", "auth.lockout.user.lockout-failures 0",
+        "auth.lockout.source.free-failures 100", "auth.lockout.source.lockout-failures 200",
+        "max-lifetime-seconds 604800"}) {
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << " in:\n" << all;
+  }
+  // Stronger settings are not reported.
+  auto stronger = FromFile(dir,
+                           "auth:\n"
+                           "  local: {min-password-chars: 16}\n"
+                           "  sessions: {access-ttl-seconds: 60}\n");
+  ASSERT_TRUE(stronger);
+  EXPECT_TRUE(WeakerThanDefaults(stronger->auth).empty());
+}
+
 TEST(DaemonConfigTest, BadAuthSettingsAreRefusedWithWhereTheyAre) {
   testing::TempDir dir;
   const std::vector<std::pair<std::string, std::string>> cases = {
