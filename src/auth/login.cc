@@ -15,6 +15,7 @@ Result<IssuedTokens> LoginService::Login(std::string_view user, std::string_view
     return Fail(ErrorCode::kLimit,
                 "too many failed login attempts; try again in " + std::to_string(secs) + " s");
   }
+  const auto checked_since = sessions_->now();
   Result<Identity> identity = chain_->Authenticate(user, password, source, &out.trace);
   if (!identity) {
     if (out.trace.decided()) {
@@ -25,7 +26,8 @@ Result<IssuedTokens> LoginService::Login(std::string_view user, std::string_view
     return Fail(ErrorCode::kUnauthenticated, "invalid credentials");
   }
   throttle_->RecordSuccess(user, source);
-  return sessions_->Create(identity->user, identity->role, identity->backend, source);
+  return sessions_->Create(identity->user, identity->role, identity->backend, source,
+                           checked_since);
 }
 
 }  // namespace fogkeep::auth

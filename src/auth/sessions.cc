@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS rotated_refresh_tokens (
   session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS rotated_by_session ON rotated_refresh_tokens(session_id);
+-- When RevokeUser last ran for a user, in milliseconds: logins checked before then make no
+-- session. Kept for max_lifetime, far longer than any login takes.
+CREATE TABLE IF NOT EXISTS user_revocations (
+  user TEXT PRIMARY KEY,
+  revoked_at_ms INTEGER NOT NULL
+);
 PRAGMA user_version = 1;
 )sql";
 
@@ -135,6 +141,10 @@ Result<std::unique_ptr<SessionStore>> SessionStore::Open(const std::string& path
   return std::unique_ptr<SessionStore>(new SessionStore(std::move(db), options, std::move(clock)));
 }
 
+std::int64_t SessionStore::UnixMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 std::int64_t SessionStore::Now() const {
   return std::chrono::duration_cast<seconds>(clock_().time_since_epoch()).count();
 }
@@ -170,8 +180,9 @@ Result<IssuedTokens> SessionStore::IssueLocked(Session session, std::int64_t now
   return issued;
 }
 
-Result<IssuedTokens> SessionStore::Create(std::string_view user, std::string_view role,
-                                          std::string_view backend, std::string_view source) {
+Result<IssuedTokens> SessionStore::Create(
+    std::string_view user, std::string_view role, std::string_view backend, std::string_view source,
+    std::optional<std::chrono::system_clock::time_point> checked_since) {
   if (user.empty() || user.size() > kMaxUserBytes || user.find('\0') != std::string_view::npos) {
     return Fail(ErrorCode::kInvalidInput, "session: invalid user name");
   }
@@ -182,6 +193,12 @@ Result<IssuedTokens> SessionStore::Create(std::string_view user, std::string_vie
   std::lock_guard lock(mu_);
   sql::Transaction tx = FK_TRY(sql::Transaction::Begin(db_));
   FK_TRY(PurgeEndedLocked(now));
+  if (checked_since) {
+    sql::Statement revoked = FK_TRY(
+        db_.Prepare("SELECT 1 FROM user_revocations WHERE user = ?1 AND revoked_at_ms >= ?2"));
+    FK_TRY(revoked.Bind({std::string(user), UnixMillis(*checked_since)}));
+    if (FK_TRY(revoked.Step())) return Fail(ErrorCode::kUnauthenticated, "invalid credentials");
+  }
   // Make room: keep the user's max - 1 most recently used sessions.
   FK_TRY(db_.Run(
       "DELETE FROM sessions WHERE user = ?1 AND id NOT IN (SELECT id FROM sessions WHERE user = "
@@ -282,6 +299,10 @@ Result<int> SessionStore::RevokeUser(std::string_view user) {
   sql::Transaction tx = FK_TRY(sql::Transaction::Begin(db_));
   FK_TRY(PurgeEndedLocked(now));
   int ended = FK_TRY(db_.Run("DELETE FROM sessions WHERE user = ?1", {std::string(user)}));
+  FK_TRY(db_.Run(
+      "INSERT INTO user_revocations (user, revoked_at_ms) VALUES (?1, ?2) ON CONFLICT(user) DO "
+      "UPDATE SET revoked_at_ms = max(revoked_at_ms, excluded.revoked_at_ms)",
+      {std::string(user), UnixMillis(clock_())}));
   FK_TRY(tx.Commit());
   return ended;
 }
@@ -308,6 +329,8 @@ Result<int> SessionStore::PurgeEnded() {
 }
 
 Result<int> SessionStore::PurgeEndedLocked(std::int64_t now) {
+  FK_TRY(db_.Run("DELETE FROM user_revocations WHERE revoked_at_ms < ?1",
+                 {(now - static_cast<std::int64_t>(options_.max_lifetime.count())) * 1000}));
   return db_.Run("DELETE FROM sessions WHERE expires <= ?1 OR last_used + ?2 <= ?1",
                  {now, static_cast<std::int64_t>(options_.idle_timeout.count())});
 }

@@ -89,8 +89,14 @@ class SessionStore {
                                                     SessionOptions options = {}, Clock clock = {});
 
   // Starts a session for an authenticated user. kInvalidInput for an empty user or unknown role.
-  Result<IssuedTokens> Create(std::string_view user, std::string_view role,
-                              std::string_view backend, std::string_view source);
+  // `checked_since`: when the check of the user's password began. When RevokeUser ran for the
+  // user at or after that moment (the password or role changed, or the user was removed, while
+  // the back-ends were still being asked), no session is made: kUnauthenticated
+  // "invalid credentials".
+  Result<IssuedTokens> Create(
+      std::string_view user, std::string_view role, std::string_view backend,
+      std::string_view source,
+      std::optional<std::chrono::system_clock::time_point> checked_since = std::nullopt);
 
   // The session an access token belongs to, if the token is current and the session alive.
   Result<Session> Authenticate(std::string_view access_token);
@@ -104,7 +110,8 @@ class SessionStore {
 
   // Ends one session by id; kNotFound when no live session has it.
   Status Revoke(std::string_view session_id);
-  // Ends every session of `user`; returns how many were live.
+  // Ends every session of `user`, and any that a login checked before now would still create
+  // (see Create); returns how many were live.
   Result<int> RevokeUser(std::string_view user);
 
   // Live sessions, of one user or of all, most recent login first.
@@ -115,12 +122,15 @@ class SessionStore {
   Result<int> PurgeEnded();
 
   const SessionOptions& options() const { return options_; }
+  // The store's clock, for `checked_since`.
+  std::chrono::system_clock::time_point now() const { return clock_(); }
 
  private:
   SessionStore(sql::Database db, SessionOptions options, Clock clock)
       : options_(options), clock_(std::move(clock)), db_(std::move(db)) {}
 
   std::int64_t Now() const;
+  static std::int64_t UnixMillis(std::chrono::system_clock::time_point t);
   // The live session (neither past its end nor idle at `now`) whose `column` holds `digest`.
   Result<std::optional<Session>> FindLocked(std::string_view column, const std::string& digest,
                                             std::int64_t now);

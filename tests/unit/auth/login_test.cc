@@ -42,6 +42,32 @@ class LoginTest : public ::testing::Test {
   std::unique_ptr<LoginService> service_;
 };
 
+// Accepts every password, but the user's sessions are revoked while it decides, as when an
+// administrator changes the password during a slow RADIUS round trip.
+class RevokedWhileCheckingBackend : public AuthBackend {
+ public:
+  Result<AuthOutcome> Authenticate(std::string_view user, std::string_view,
+                                   std::string_view) override {
+    FK_TRY(sessions->RevokeUser(user));
+    return AuthOutcome{.accepted = true, .role = "admin"};
+  }
+  SessionStore* sessions = nullptr;
+};
+
+TEST(LoginRaceTest, AUserRevokedDuringTheCheckGetsNoSession) {
+  auto backend = std::make_shared<RevokedWhileCheckingBackend>();
+  auto chain = AuthChain::Create({{"slow", backend}});
+  auto throttle = LoginThrottle::Create();
+  auto sessions = SessionStore::Open(":memory:");
+  ASSERT_TRUE(chain && throttle && sessions);
+  LoginService service(std::move(*chain), std::move(*throttle), std::move(*sessions));
+  backend->sessions = &service.sessions();
+  auto tokens = service.Login("alice", "old password", "192.0.2.1");
+  ASSERT_FALSE(tokens);
+  EXPECT_EQ(tokens.error().message(), "invalid credentials");
+  EXPECT_TRUE(service.sessions().List("alice")->empty());
+}
+
 TEST_F(LoginTest, SuccessStartsASession) {
   LoginReport report;
   auto tokens = service_->Login("alice", "alice password 1", "192.0.2.1", &report);

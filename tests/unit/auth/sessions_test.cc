@@ -75,6 +75,24 @@ TEST_F(SessionsTest, LoginGivesTokensBoundToUserAndRole) {
   ExpectRefused(store->Authenticate(t.refresh_token));
 }
 
+TEST_F(SessionsTest, ALoginCheckedBeforeTheUserWasRevokedMakesNoSession) {
+  auto store = Open();
+  const auto checked = now_;
+  now_ += 10ms;
+  ASSERT_TRUE(store->RevokeUser("alice"));  // e.g. `fogkeepd user passwd alice`
+  now_ += 10ms;
+  auto late = store->Create("alice", "app-manager", "local", "192.0.2.7", checked);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(store->List("alice")->empty());
+  // A login checked after the revocation, and other users, are not affected.
+  EXPECT_TRUE(store->Create("alice", "app-manager", "local", "192.0.2.7", now_));
+  EXPECT_TRUE(store->Create("bob", "auditor", "local", "192.0.2.7", checked));
+  // The revocation is remembered by other processes (a reopened store) too.
+  auto reopened = Open();
+  EXPECT_FALSE(reopened->Create("alice", "app-manager", "local", "192.0.2.7", checked));
+}
+
 TEST_F(SessionsTest, TokensAreRandomAndStoredOnlyAsDigests) {
   auto store = Open();
   std::set<std::string> seen;
