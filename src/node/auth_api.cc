@@ -102,7 +102,9 @@ class AuthApi {
     Result<auth::IssuedTokens> issued =
         login_->Login(body.user, body.password, SourceOf(request.peer), &report);
     if (!issued) {
-      if (issued.error().code() == ErrorCode::kLimit) return Throttled(request, report);
+      if (issued.error().code() == ErrorCode::kLimit) {
+        return Throttled(request, report, issued.error());
+      }
       request.audit_note = report.trace.Summary();
       return Fail(std::move(issued).error());
     }
@@ -153,15 +155,15 @@ class AuthApi {
 
  private:
   // 429 with Retry-After in whole seconds, rounded up (RFC 9110, 10.2.3).
-  static Result<Response> Throttled(Request& request, const auth::LoginReport& report) {
-    const auto ms = report.retry_after.count();
-    const std::int64_t seconds = std::max<std::int64_t>((ms + 999) / 1000, 1);
+  // `refusal` is the login service's answer, which names the wait in the same whole seconds.
+  static Result<Response> Throttled(Request& request, const auth::LoginReport& report,
+                                    const Error& refusal) {
+    const std::int64_t seconds = std::max<std::int64_t>(
+        std::chrono::ceil<std::chrono::seconds>(report.retry_after).count(), 1);
     request.audit_note = std::string(report.admission.locked ? "locked out" : "backing off") +
                          " (" + std::string(report.admission.limited_by) + "), retry in " +
                          std::to_string(seconds) + " s";
-    Response response = net::ErrorResponse(
-        Error(ErrorCode::kLimit,
-              "too many failed login attempts; try again in " + std::to_string(seconds) + " s"));
+    Response response = net::ErrorResponse(refusal);
     response.status = 429;
     response.headers.Set("Retry-After", std::to_string(seconds));
     return response;
