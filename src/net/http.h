@@ -67,7 +67,10 @@ struct Peer {
   std::string address;  // TCP: numeric address; Unix: the listening socket's path
   std::uint16_t port = 0;
   bool tls = false;
-  std::optional<UnixCredentials> credentials;    // Unix only
+  std::optional<UnixCredentials> credentials;  // Unix only
+  // Unix only: the identity of the listener the connection came through
+  // (UnixListenerOptions::identity).
+  std::string listener_identity;
   std::optional<ClientCertificate> certificate;  // TLS with a verified client certificate only
 };
 

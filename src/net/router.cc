@@ -181,4 +181,8 @@ bool IsStateChanging(Method method) {
          method == Method::kDelete;
 }
 
+bool IsAudited(Method method, const RouteOptions& route) {
+  return IsStateChanging(method) || route.audit_reads;
+}
+
 }  // namespace fogkeep::net

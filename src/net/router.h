@@ -64,7 +64,14 @@ struct RouteOptions {
   // audit trail ("apps.install"); "{name}" stands for that path parameter ("apps.{action}").
   // Empty: "<METHOD> <pattern>".
   std::string audit_action;
+  // Record every request on this route, reads too (an operator reading an app's secrets), as
+  // state-changing requests are: the handler runs only when the trail can take the record.
+  bool audit_reads = false;
 };
+
+// Whether the audit trail records requests of `route` with `method`: state-changing ones
+// always, reads when the route asks.
+bool IsAudited(Method method, const RouteOptions& route);
 
 // Handlers answer with a Response or an Error; errors become ErrorResponse(error).
 using Handler = std::function<Result<Response>(Request&)>;
@@ -82,7 +89,8 @@ bool IsStateChanging(Method method);
 // What the server tells an AuditSink about one request.
 struct AuditEvent {
   enum class Kind {
-    kStateChange,      // a state-changing request whose handler ran, whatever it answered
+    kStateChange,      // a state-changing (or audited read) request whose handler ran,
+                       // whatever it answered
     kUnauthenticated,  // the Authenticator refused the request (any method)
     kForbidden,        // the Authorizer refused the request (any method)
   };

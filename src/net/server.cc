@@ -29,10 +29,14 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <exception>
+#include <future>
+#include <latch>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -88,20 +92,100 @@ class Waker : public std::enable_shared_from_this<Waker> {
   asio::steady_timer timer_;
 };
 
-// One accepted connection. Shared by its coroutine, Stop() (through the registry) and, during a
-// streamed response, the hang-up watcher.
+// One accepted connection. Shared by its coroutine, Stop() and RemoveUnixListener (through the
+// registry) and, during a streamed response, the hang-up watcher.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::unique_ptr<Stream> stream, Peer peer)
-      : stream(std::move(stream)), peer(std::move(peer)) {}
-  // Any thread: closes the socket on the connection's strand, failing whatever is pending.
-  void Close() {
-    asio::post(stream->get_executor(), [self = shared_from_this()] { self->stream->close(); });
+  Connection(std::unique_ptr<Stream> stream, Peer peer, std::uint64_t listener_id = 0)
+      : stream(std::move(stream)), peer(std::move(peer)), listener_id(listener_id) {}
+  // Any thread: closes the socket on the connection's strand, failing whatever is pending, then
+  // calls `closed` (if set) there.
+  void Close(std::function<void()> closed = nullptr) {
+    asio::post(stream->get_executor(), [self = shared_from_this(), closed = std::move(closed)] {
+      self->stream->close();
+      if (closed) closed();
+    });
   }
 
   const std::unique_ptr<Stream> stream;
   Peer peer;
+  // The UnixListener::id it was accepted on; 0 for TCP.
+  const std::uint64_t listener_id;
 };
+
+// One Unix listening socket. Shared by the server's listener map and its accept coroutine.
+struct UnixListener {
+  UnixListener(asio::io_context& io, UnixListenerOptions options, std::uint64_t id)
+      : options(std::move(options)), id(id), acceptor(asio::make_strand(io)) {}
+
+  const UnixListenerOptions options;
+  const std::uint64_t id;  // unique within the server, never reused
+  // Once serving, used only on its own strand (its executor), where the accept coroutine runs:
+  // closing it there orders the close with the coroutine's steps.
+  local::acceptor acceptor;
+  // Set on the acceptor's strand when the listener is removed or the server stops; an accept
+  // that completed before then but resumes after is dropped.
+  bool closed = false;
+  // The socket file this listener bound (st_dev, st_ino), so that it removes its own file and
+  // never one that has replaced it. Written by the thread that binds, before serving.
+  bool bound = false;
+  dev_t file_device = 0;
+  ino_t file_inode = 0;
+};
+
+// Whether `options` lets a peer with `uid` in.
+bool AdmitsUid(const UnixListenerOptions& options, std::uint32_t uid) {
+  if (uid == 0 && options.allow_root) return true;
+  const auto& uids = options.allowed_uids;
+  if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return true;
+  for (const UidRange& range : options.allowed_uid_ranges) {
+    // Written so that first + count cannot overflow.
+    if (uid >= range.first && uid - range.first < range.count) return true;
+  }
+  return false;
+}
+
+Status ValidateUnixListener(const UnixListenerOptions& options) {
+  const std::string& path = options.path;
+  if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return Fail(ErrorCode::kInvalidInput, "Unix socket path is empty or too long: " + path);
+  }
+  if ((options.mode & ~std::uint32_t{0777}) != 0) {
+    return Fail(ErrorCode::kInvalidInput,
+                fmt::format("Unix socket mode {:#o} has more than permission bits", options.mode));
+  }
+  return {};
+}
+
+// Removes the socket file `listener` bound, unless the path now names another file.
+void UnlinkOwnSocket(UnixListener& listener) {
+  if (!listener.bound) return;
+  listener.bound = false;
+  const std::string& path = listener.options.path;
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode) || st.st_dev != listener.file_device ||
+      st.st_ino != listener.file_inode) {
+    return;
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    log::Warn("{}", ErrnoMessage("remove socket " + path, errno));
+  }
+}
+
+// Runs `fn` on `executor` and returns once it has run. The executor's threads must be running
+// and the caller must not be one of them.
+template <class F>
+void RunAndWait(const asio::any_io_executor& executor, F fn) {
+  // Shared: the waiter may return and unwind while set_value is still finishing.
+  auto ran = std::make_shared<std::promise<void>>();
+  std::future<void> done = ran->get_future();
+  asio::post(executor, [&fn, ran] {
+    fn();
+    ran->set_value();
+  });
+  done.wait();
+}
 
 Result<Response> InvokeHandler(const Route& route, Request& request) {
   try {
@@ -187,6 +271,19 @@ struct Server::Impl {
 
   Status Start();
   void Stop();
+  Status AddUnixListener(UnixListenerOptions listener_options);
+  Status RemoveUnixListener(const std::string& path);
+
+  // Binds and listens; on failure nothing stays bound. Called with listeners_mu held.
+  Status BindUnix(UnixListener& listener);
+  void SpawnAcceptUnix(std::shared_ptr<UnixListener> listener);
+  // Closes the acceptor on its strand and waits for that; io threads must be running.
+  void CloseAcceptor(UnixListener& listener);
+  // Closes every connection accepted on listener `id` and waits until each close has run on
+  // the connection's strand.
+  void CloseConnectionsOf(std::uint64_t listener_id);
+  // AddUnixListener and RemoveUnixListener wait for the I/O threads, or for a thread that does.
+  Status RefuseOnIoThread(std::string_view what);
 
   std::optional<Registration> Register(std::weak_ptr<Connection> connection);
   void Unregister(std::uint64_t id);
@@ -194,7 +291,7 @@ struct Server::Impl {
   void WarnConnectionLimit();
 
   asio::awaitable<void> AcceptTcp();
-  asio::awaitable<void> AcceptUnix();
+  asio::awaitable<void> AcceptUnix(std::shared_ptr<UnixListener> listener);
   asio::awaitable<void> ServeTls(std::shared_ptr<Connection> conn, Registration registration);
   asio::awaitable<void> ServeUnix(std::shared_ptr<Connection> conn, Registration registration);
   asio::awaitable<void> ServeHttp(std::shared_ptr<Connection> conn);
@@ -227,7 +324,6 @@ struct Server::Impl {
   asio::io_context io;
   std::optional<asio::ssl::context> tls_context;
   std::optional<tcp::acceptor> tcp_acceptor;
-  std::optional<local::acceptor> unix_acceptor;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> io_threads;
   std::atomic<std::uint16_t> bound_port{0};
@@ -246,6 +342,17 @@ struct Server::Impl {
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
   std::uint64_t next_connection_id = 0;
   bool refusing = false;  // set by Stop: no new registrations
+
+  // Where Unix listeners are in their life; Start and Stop move it forward.
+  enum class ListenerPhase { kRecording, kServing, kStopped };
+  // Held across a whole AddUnixListener, RemoveUnixListener, Start's binding and Stop's taking
+  // of the listeners, so that these never interleave. Never taken on an I/O thread, which
+  // these wait for.
+  std::mutex listeners_mu;
+  // Guarded by listeners_mu. Declared after `io`, whose strands the acceptors use.
+  ListenerPhase listener_phase = ListenerPhase::kRecording;
+  std::map<std::string, std::shared_ptr<UnixListener>> listeners;  // by path
+  std::uint64_t next_listener_id = 0;
 };
 
 std::optional<Server::Impl::Registration> Server::Impl::Register(
@@ -281,7 +388,7 @@ Status Server::Impl::Admit(const Route& route, Request& request) {
     FK_TRY(authorizer->Authorize(*request.principal, route.options.permission, request));
   }
   // A change the trail cannot record is refused before it happens.
-  if (options.audit && IsStateChanging(request.method)) FK_TRY(options.audit->Ready());
+  if (options.audit && IsAudited(request.method, route.options)) FK_TRY(options.audit->Ready());
   return {};
 }
 
@@ -295,6 +402,12 @@ asio::awaitable<void> Server::Impl::Audit(AuditEvent event) {
 
 Status Server::Impl::Start() {
   if (started) return Fail(ErrorCode::kConflict, "the server was already started");
+  {
+    std::lock_guard lock(listeners_mu);
+    if (listener_phase == ListenerPhase::kStopped) {
+      return Fail(ErrorCode::kConflict, "the server was stopped");
+    }
+  }
   boost::system::error_code ec;
   if (options.tcp) {
     const asio::ip::address address = asio::ip::make_address(options.tcp->address, ec);
@@ -313,40 +426,32 @@ Status Server::Impl::Start() {
     bound_port = tcp_acceptor->local_endpoint(ec).port();
     log::Info("listening on {}:{} (TLS)", options.tcp->address, bound_port.load());
   }
-  if (options.unix_socket) {
-    const std::string& path = options.unix_socket->path;
-    if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path)) {
-      return Fail(ErrorCode::kInvalidInput, "Unix socket path is empty or too long: " + path);
-    }
-    struct stat st {};
-    if (lstat(path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) {
-        return Fail(ErrorCode::kConflict, path + " exists and is not a socket");
+  {
+    // Start and Stop run on the owner's thread, so the phase is still kRecording here.
+    std::lock_guard lock(listeners_mu);
+    std::vector<UnixListener*> bound;
+    for (auto& [path, listener] : listeners) {
+      if (Status status = BindUnix(*listener); !status) {
+        for (UnixListener* undo : bound) {
+          boost::system::error_code ignored;
+          undo->acceptor.close(ignored);
+          UnlinkOwnSocket(*undo);
+        }
+        return status;
       }
-      if (unlink(path.c_str()) != 0) return FailErrno("remove stale socket " + path, errno);
+      bound.push_back(listener.get());
     }
-    unix_acceptor.emplace(io);
-    unix_acceptor->open(local(), ec);
-    if (!ec) unix_acceptor->bind(local::endpoint(path), ec);
-    if (ec) return Fail(ErrorCode::kUnavailable, "bind " + path + ": " + ec.message());
-    // Nobody can connect between bind and listen, so tightening the mode here leaves no window
-    // in which the umask's mode applies to a listening socket.
-    if (chmod(path.c_str(), 0600) != 0) return FailErrno("chmod " + path, errno);
-    unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Fail(ErrorCode::kUnavailable, "listen on " + path + ": " + ec.message());
-    log::Info("listening on unix:{}", path);
-  }
-  if (!tcp_acceptor && !unix_acceptor) {
-    return Fail(ErrorCode::kInvalidInput, "the server has no listener configured");
-  }
+    if (!tcp_acceptor && listeners.empty() && !options.allow_no_listener) {
+      return Fail(ErrorCode::kInvalidInput, "the server has no listener configured");
+    }
 
-  started = true;
-  work.emplace(io.get_executor());
-  if (tcp_acceptor) {
-    asio::co_spawn(io, AcceptTcp(), [](std::exception_ptr e) { LogCompletion("TCP accept", e); });
-  }
-  if (unix_acceptor) {
-    asio::co_spawn(io, AcceptUnix(), [](std::exception_ptr e) { LogCompletion("Unix accept", e); });
+    started = true;
+    listener_phase = ListenerPhase::kServing;
+    work.emplace(io.get_executor());
+    if (tcp_acceptor) {
+      asio::co_spawn(io, AcceptTcp(), [](std::exception_ptr e) { LogCompletion("TCP accept", e); });
+    }
+    for (auto& [path, listener] : listeners) SpawnAcceptUnix(listener);
   }
   const std::size_t threads = std::max<std::size_t>(options.io_threads, 1);
   for (std::size_t i = 0; i < threads; ++i) {
@@ -366,14 +471,26 @@ Status Server::Impl::Start() {
 }
 
 void Server::Impl::Stop() {
+  std::map<std::string, std::shared_ptr<UnixListener>> closing;
+  {
+    std::lock_guard lock(listeners_mu);
+    listener_phase = ListenerPhase::kStopped;
+    closing.swap(listeners);
+  }
   if (!started || stopped) return;
   stopped = true;
   stopping = true;
   asio::post(io, [this] {
     boost::system::error_code ignored;
     if (tcp_acceptor) tcp_acceptor->close(ignored);
-    if (unix_acceptor) unix_acceptor->close(ignored);
   });
+  for (auto& [path, listener] : closing) {
+    asio::post(listener->acceptor.get_executor(), [listener] {
+      listener->closed = true;
+      boost::system::error_code ignored;
+      listener->acceptor.close(ignored);
+    });
+  }
   {
     std::unique_lock lock(mu);
     refusing = true;
@@ -389,7 +506,132 @@ void Server::Impl::Stop() {
   io_threads.clear();
   workers.Shutdown();
   streamers.Shutdown();
-  if (options.unix_socket) unlink(options.unix_socket->path.c_str());
+  for (auto& [path, listener] : closing) UnlinkOwnSocket(*listener);
+}
+
+Status Server::Impl::RefuseOnIoThread(std::string_view what) {
+  if (io.get_executor().running_in_this_thread()) {
+    return Fail(ErrorCode::kInternal,
+                std::string(what) + " called on one of the server's own I/O threads");
+  }
+  return {};
+}
+
+Status Server::Impl::AddUnixListener(UnixListenerOptions listener_options) {
+  FK_TRY(RefuseOnIoThread("AddUnixListener"));
+  FK_TRY(ValidateUnixListener(listener_options));
+  std::lock_guard lock(listeners_mu);
+  const std::string path = listener_options.path;
+  if (listener_phase == ListenerPhase::kStopped) {
+    return Fail(ErrorCode::kUnavailable, "the server has stopped; not listening on " + path);
+  }
+  if (listeners.contains(path)) {
+    return Fail(ErrorCode::kConflict, "the server already listens on " + path);
+  }
+  auto listener =
+      std::make_shared<UnixListener>(io, std::move(listener_options), ++next_listener_id);
+  if (listener_phase == ListenerPhase::kServing) {
+    FK_TRY(BindUnix(*listener));
+    SpawnAcceptUnix(listener);
+  }
+  listeners.emplace(path, std::move(listener));
+  return {};
+}
+
+Status Server::Impl::RemoveUnixListener(const std::string& path) {
+  FK_TRY(RefuseOnIoThread("RemoveUnixListener"));
+  std::lock_guard lock(listeners_mu);
+  auto it = listeners.find(path);
+  if (it == listeners.end()) return Fail(ErrorCode::kNotFound, "no Unix listener on " + path);
+  std::shared_ptr<UnixListener> listener = std::move(it->second);
+  listeners.erase(it);
+  if (listener_phase != ListenerPhase::kServing) return {};  // recorded only: nothing bound
+  // Once the close has run on the acceptor's strand, every connection the listener will ever
+  // produce is registered, so the sweep below finds them all.
+  CloseAcceptor(*listener);
+  UnlinkOwnSocket(*listener);
+  CloseConnectionsOf(listener->id);
+  log::Info("stopped listening on unix:{}", path);
+  return {};
+}
+
+Status Server::Impl::BindUnix(UnixListener& listener) {
+  const std::string& path = listener.options.path;
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Fail(ErrorCode::kConflict, path + " exists and is not a socket");
+    }
+    if (unlink(path.c_str()) != 0) return FailErrno("remove stale socket " + path, errno);
+  }
+  boost::system::error_code ec;
+  local::acceptor& acceptor = listener.acceptor;
+  acceptor.open(local(), ec);
+  if (!ec) acceptor.bind(local::endpoint(path), ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    return Fail(ErrorCode::kUnavailable, "bind " + path + ": " + ec.message());
+  }
+  // From here on the file is ours to remove, whatever fails.
+  if (lstat(path.c_str(), &st) == 0) {
+    listener.bound = true;
+    listener.file_device = st.st_dev;
+    listener.file_inode = st.st_ino;
+  }
+  auto undo = [&] {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    UnlinkOwnSocket(listener);
+  };
+  // Nobody can connect between bind and listen, so setting the mode here leaves no window in
+  // which the umask's mode applies to a listening socket.
+  if (chmod(path.c_str(), static_cast<mode_t>(listener.options.mode)) != 0) {
+    const int err = errno;
+    undo();
+    return FailErrno("chmod " + path, err);
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    undo();
+    return Fail(ErrorCode::kUnavailable, "listen on " + path + ": " + ec.message());
+  }
+  log::Info("listening on unix:{}", path);
+  return {};
+}
+
+void Server::Impl::SpawnAcceptUnix(std::shared_ptr<UnixListener> listener) {
+  asio::any_io_executor strand = listener->acceptor.get_executor();
+  asio::co_spawn(strand, AcceptUnix(std::move(listener)),
+                 [](std::exception_ptr e) { LogCompletion("Unix accept", e); });
+}
+
+void Server::Impl::CloseAcceptor(UnixListener& listener) {
+  RunAndWait(listener.acceptor.get_executor(), [&listener] {
+    listener.closed = true;
+    boost::system::error_code ignored;
+    listener.acceptor.close(ignored);
+  });
+}
+
+void Server::Impl::CloseConnectionsOf(std::uint64_t listener_id) {
+  std::vector<std::shared_ptr<Connection>> closing;
+  {
+    std::lock_guard lock(mu);
+    for (auto& [id, weak] : connections) {
+      std::shared_ptr<Connection> connection = weak.lock();
+      if (connection && connection->listener_id == listener_id) {
+        closing.push_back(std::move(connection));
+      }
+    }
+  }
+  if (closing.empty()) return;
+  // Shared: the waiter may return and unwind while the last count_down is still finishing.
+  auto closed = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(closing.size()));
+  for (const std::shared_ptr<Connection>& connection : closing) {
+    connection->Close([closed] { closed->count_down(); });
+  }
+  closed->wait();
 }
 
 asio::awaitable<void> Server::Impl::AcceptTcp() {
@@ -425,13 +667,18 @@ asio::awaitable<void> Server::Impl::AcceptTcp() {
   }
 }
 
-asio::awaitable<void> Server::Impl::AcceptUnix() {
+// Runs on the listener's strand (its acceptor's executor), as does every close of the acceptor.
+asio::awaitable<void> Server::Impl::AcceptUnix(std::shared_ptr<UnixListener> listener) {
+  const UnixListenerOptions& listening = listener->options;
   for (;;) {
     asio::any_io_executor strand = asio::make_strand(io);
-    auto [ec, socket] = co_await unix_acceptor->async_accept(strand, kAsTuple);
+    auto [ec, socket] = co_await listener->acceptor.async_accept(strand, kAsTuple);
+    // A connection accepted just before the listener closed is dropped: the sweep of its
+    // connections has already run or is about to, and must not miss one registered later.
+    if (listener->closed || stopping) co_return;
     if (ec) {
-      if (stopping || ec == asio::error::operation_aborted) co_return;
-      log::Warn("Unix accept failed: {}", ec.message());
+      if (ec == asio::error::operation_aborted) co_return;
+      log::Warn("Unix accept on {} failed: {}", listening.path, ec.message());
       asio::steady_timer pause(io, std::chrono::milliseconds(100));
       co_await pause.async_wait(kAsTuple);
       continue;
@@ -439,20 +686,23 @@ asio::awaitable<void> Server::Impl::AcceptUnix() {
     ucred cred{};
     socklen_t length = sizeof(cred);
     if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
-      log::Warn("Unix peer credentials unavailable: {}", ErrnoMessage("SO_PEERCRED", errno));
+      log::Warn("Unix peer credentials unavailable on {}: {}", listening.path,
+                ErrnoMessage("SO_PEERCRED", errno));
       continue;  // the socket closes as it goes out of scope
     }
-    const auto& allowed = options.unix_socket->allowed_uids;
-    if (cred.uid != 0 && std::find(allowed.begin(), allowed.end(), cred.uid) == allowed.end()) {
-      log::Warn("refusing Unix peer uid {} pid {}: not root and not allowed", cred.uid, cred.pid);
+    if (!AdmitsUid(listening, cred.uid)) {
+      log::Warn("refusing Unix peer uid {} pid {} on {}: uid not allowed", cred.uid, cred.pid,
+                listening.path);
       continue;
     }
     Peer peer;
     peer.transport = Peer::Transport::kUnix;
-    peer.address = options.unix_socket->path;
+    peer.address = listening.path;
     peer.credentials = UnixCredentials{cred.uid, cred.gid, cred.pid};
+    peer.listener_identity = listening.identity;
     auto conn = std::make_shared<Connection>(
-        detail::MakeUnixStream(detail::UnixSocketStream(std::move(socket))), std::move(peer));
+        detail::MakeUnixStream(detail::UnixSocketStream(std::move(socket))), std::move(peer),
+        listener->id);
     std::optional<Registration> registration = Register(conn);
     if (!registration) {
       WarnConnectionLimit();
@@ -510,6 +760,9 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
   stream.expires_after(options.limits.header_timeout);
   auto [read_ec, header_bytes] =
       co_await http::async_read_header(*conn->stream, buffer, head, kAsTuple);
+  // Closed (RemoveUnixListener, Stop) after the header arrived but before this step ran: the
+  // connection takes no new request.
+  if (!read_ec && !stream.is_open()) co_return false;
   if (read_ec) {
     if (wire::IsProtocolError(read_ec)) {
       Error error = wire::ReadError(read_ec, "request");
@@ -651,7 +904,7 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
   }
 
   Response response = result ? std::move(*result) : ErrorResponse(result.error());
-  if (options.audit && IsStateChanging(request.method)) {
+  if (options.audit && IsAudited(request.method, route.options)) {
     co_await Audit(AuditEvent{.kind = AuditEvent::Kind::kStateChange,
                               .request = request,
                               .route = route,
@@ -900,7 +1153,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, Router router,
                                                std::shared_ptr<Authenticator> authenticator,
                                                std::shared_ptr<Authorizer> authorizer) {
-  if (!options.tcp && !options.unix_socket) {
+  if (!options.tcp && !options.unix_socket && !options.allow_no_listener) {
     return Fail(ErrorCode::kInvalidInput, "the server has no listener configured");
   }
   if (!authenticator) {
@@ -926,10 +1179,20 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, Router rou
         crypto::ConfigureServerTls(impl->tls_context->native_handle(), impl->options.tcp->tls),
         "TLS configuration");
   }
+  // The first listener, recorded for Start to bind.
+  if (impl->options.unix_socket) FK_TRY(impl->AddUnixListener(*impl->options.unix_socket));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 Status Server::Start() { return impl_->Start(); }
+
+Status Server::AddUnixListener(UnixListenerOptions options) {
+  return impl_->AddUnixListener(std::move(options));
+}
+
+Status Server::RemoveUnixListener(const std::string& path) {
+  return impl_->RemoveUnixListener(path);
+}
 
 void Server::Stop() {
   if (impl_) impl_->Stop();

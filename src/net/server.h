@@ -1,7 +1,9 @@
 // The HTTP/1.1 server behind fogkeepd (:8443 and its Unix socket) and the director (:9443).
 //
-// TCP listeners always speak TLS (crypto/tls.h policy, optional mutual TLS); the Unix listener
-// speaks plain HTTP to local root-owned peers identified by SO_PEERCRED. Every request passes:
+// TCP listeners always speak TLS (crypto/tls.h policy, optional mutual TLS); Unix listeners
+// speak plain HTTP to local peers identified by SO_PEERCRED, each listener with its own uid
+// policy and identity. Unix listeners can be added and removed while the server runs (one per
+// running app for the Secure Storage Service). Every request passes:
 //   parse header (size limit, time limit) → route (404/405) → authenticate + authorize
 //   (non-public routes, before any body byte is read) → Content-Length against the route's
 //   limit (413) → body (buffered, or streamed to the handler) → handler → response.
@@ -51,15 +53,34 @@ struct TcpListenerOptions {
   crypto::ServerTlsSettings tls;
 };
 
+// The uids first, first + 1, ..., first + count - 1 (an app's user namespace mapping).
+struct UidRange {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+};
+
 struct UnixListenerOptions {
   std::string path;  // a stale socket at this path is replaced; any other file is an error
-  // Peers other than root (uid 0) are refused unless listed here.
+  // Copied into Peer::listener_identity of every request that arrives through this listener.
+  std::string identity;
+  // The socket file's mode, set before the socket listens (so no other mode is ever exposed).
+  // Permission bits only. Who can reach the socket is also up to its directory's mode.
+  std::uint32_t mode = 0600;
+  // A peer (its uid from SO_PEERCRED) is accepted when it is root and allow_root is set, is
+  // listed in allowed_uids, or lies in one of allowed_uid_ranges. Anyone else is logged and
+  // their connection closed without an answer.
+  bool allow_root = true;
   std::vector<std::uint32_t> allowed_uids;
+  std::vector<UidRange> allowed_uid_ranges;
 };
 
 struct ServerOptions {
   std::optional<TcpListenerOptions> tcp;
+  // The first Unix listener; more come and go through Server::AddUnixListener.
   std::optional<UnixListenerOptions> unix_socket;
+  // A server whose listeners all come later through AddUnixListener: Create and Start accept
+  // it without tcp or unix_socket. Otherwise a server needs a listener to start.
+  bool allow_no_listener = false;
   ServerLimits limits;
   std::size_t io_threads = 1;
   // Where state-changing requests and refused authentications are reported; null: nowhere.
@@ -78,12 +99,31 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listeners (the Unix socket with mode 0600) and starts serving on background
-  // threads. kUnavailable when an address is taken or a path cannot be bound.
+  // Binds the listeners (Unix sockets with their options' mode) and starts serving on
+  // background threads. kUnavailable when an address is taken or a path cannot be bound,
+  // kConflict when a Unix listener's path holds something other than a socket, or when the
+  // server was already started or stopped. No Unix listener stays bound when Start fails.
   Status Start();
   // Stops accepting, closes every connection, waits for running handlers and producers to
-  // return, then joins all threads. Must not be called from a handler. Idempotent.
+  // return, then joins all threads and removes every Unix listener's socket file. Must not be
+  // called from a handler. Idempotent.
   void Stop();
+
+  // Adds a Unix listener. Before Start it is only recorded, and Start binds it (failing as
+  // described there); once started it is bound, and accepting, before this returns: a stale
+  // socket at the path is replaced, kConflict when the path holds anything else,
+  // kUnavailable when it cannot be bound. kInvalidInput for an empty or too long path or a
+  // mode beyond permission bits, kConflict when this server already listens on the path (the
+  // same string), kUnavailable once Stop() has run. Any thread except the server's own I/O
+  // threads (inline handlers); fails with kInternal there rather than risk a deadlock.
+  Status AddUnixListener(UnixListenerOptions options);
+  // Removes the Unix listener on `path` (as given to AddUnixListener or unix_socket): stops
+  // accepting on it, removes its socket file (unless something else has replaced it) and closes
+  // every connection that came through it. Handlers already running for those connections
+  // finish, but their responses are not delivered and no further request is read from them
+  // once this returns. kNotFound when there is no such listener. Same threads as
+  // AddUnixListener.
+  Status RemoveUnixListener(const std::string& path);
 
   // The bound TCP port (useful with port 0); 0 before Start or without a TCP listener.
   std::uint16_t tcp_port() const;

@@ -176,6 +176,9 @@ Router TestRouter(std::shared_ptr<Probes> probes) {
   echo.max_body_bytes = 1024;
   Must(router.Add(Method::kPost, "/echo", echo,
                   [](Request& req) { return Result<Response>(Response::Text(req.body)); }));
+  Must(router.Add(Method::kGet, "/identity", Public(), [](Request& req) {
+    return Result<Response>(Response::Text("identity=" + req.peer.listener_identity));
+  }));
   Must(router.Add(Method::kGet, "/apps/{id}", Public(), [](Request& req) {
     return Result<Response>(Response::Text("app " + std::string(req.Param("id"))));
   }));
@@ -538,6 +541,355 @@ TEST_F(ServerTest, UnixSocketRefusesNonRootPeersUnlessAllowed) {
   Start(std::move(options));
   ASSERT_EQ(chmod(socket_path().c_str(), 0666), 0);
   EXPECT_EQ(ChildRequestAs(socket_path().c_str(), 65534), 0);
+}
+
+// The body of GET /identity through the Unix socket at `path`, or the error.
+std::string IdentityThrough(const std::string& path) {
+  Result<std::unique_ptr<Client>> client = Client::Unix(path);
+  if (!client) return "<" + client.error().message() + ">";
+  Result<Response> r = (*client)->Request(Method::kGet, "/identity");
+  if (!r) return "<" + r.error().message() + ">";
+  return r->body;
+}
+
+std::uint32_t ModeOf(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return 0xffffffffu;
+  return st.st_mode & 07777;
+}
+
+TEST_F(ServerTest, UnixListenersAddedWhileRunningServeWithTheirOwnIdentity) {
+  Start(Options());
+  const std::string a = dir_ / "app-a.sock";
+  const std::string b = dir_ / "app-b.sock";
+  Status added = server_instance_->AddUnixListener({.path = a, .identity = "app-a"});
+  ASSERT_TRUE(added) << added.error().message();
+  added = server_instance_->AddUnixListener({.path = b, .identity = "app-b", .mode = 0666});
+  ASSERT_TRUE(added) << added.error().message();
+
+  EXPECT_EQ(IdentityThrough(a), "identity=app-a");
+  EXPECT_EQ(IdentityThrough(b), "identity=app-b");
+  EXPECT_EQ(IdentityThrough(socket_path()), "identity=");  // unix_socket has none
+
+  // Interleaved on kept-alive connections: each request carries its own listener's identity.
+  auto client_a = Must(Client::Unix(a), "client");
+  auto client_b = Must(Client::Unix(b), "client");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Must(client_a->Request(Method::kGet, "/identity"), "a").body, "identity=app-a");
+    EXPECT_EQ(Must(client_b->Request(Method::kGet, "/identity"), "b").body, "identity=app-b");
+  }
+
+  // The file mode asked for, and the default.
+  EXPECT_EQ(ModeOf(a), 0600u);
+  EXPECT_EQ(ModeOf(b), 0666u);
+
+  // The peer credentials are there as on the first listener.
+  Result<Response> r = client_b->Request(Method::kGet, "/whoami");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_NE(r->body.find("principal=uid:0 mechanism=unix"), std::string::npos) << r->body;
+
+  // Stop removes every socket file.
+  client_a.reset();
+  client_b.reset();
+  server_instance_->Stop();
+  struct stat st {};
+  EXPECT_NE(lstat(a.c_str(), &st), 0);
+  EXPECT_NE(lstat(b.c_str(), &st), 0);
+  EXPECT_NE(lstat(socket_path().c_str(), &st), 0);
+  added = server_instance_->AddUnixListener({.path = a});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kUnavailable);
+}
+
+TEST_F(ServerTest, UnixListenersAddedBeforeStartAreBoundByStart) {
+  auto created = Server::Create(Options(), TestRouter(probes_), authenticator_, nullptr);
+  ASSERT_TRUE(created) << created.error().message();
+  Server& server = **created;
+  const std::string a = dir_ / "early.sock";
+  ASSERT_TRUE(server.AddUnixListener({.path = a, .identity = "early", .mode = 0640}));
+  struct stat st {};
+  EXPECT_NE(lstat(a.c_str(), &st), 0);  // recorded only
+  Status started = server.Start();
+  ASSERT_TRUE(started) << started.error().message();
+  EXPECT_EQ(ModeOf(a), 0640u);
+  EXPECT_EQ(IdentityThrough(a), "identity=early");
+  EXPECT_EQ(IdentityThrough(socket_path()), "identity=");
+}
+
+TEST_F(ServerTest, StartBindsNoUnixListenerWhenOneFails) {
+  auto created = Server::Create(Options(), TestRouter(probes_), authenticator_, nullptr);
+  ASSERT_TRUE(created) << created.error().message();
+  // Listeners bind in path order: "a.sock" binds, then "b.sock" (a regular file) fails.
+  const std::string a = dir_ / "a.sock";
+  const std::string b = dir_ / "b.sock";
+  std::FILE* f = std::fopen(b.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  ASSERT_TRUE((*created)->AddUnixListener({.path = a}));
+  ASSERT_TRUE((*created)->AddUnixListener({.path = b}));
+  Status started = (*created)->Start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code(), ErrorCode::kConflict);
+  struct stat st {};
+  EXPECT_NE(lstat(a.c_str(), &st), 0);
+  EXPECT_NE(lstat(socket_path().c_str(), &st), 0);
+  ASSERT_EQ(lstat(b.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(ServerTest, RemovedUnixListenerClosesItsSocketAndItsConnections) {
+  Start(Options());
+  const std::string a = dir_ / "app-a.sock";
+  const std::string b = dir_ / "app-b.sock";
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = a, .identity = "app-a"}));
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = b, .identity = "app-b"}));
+
+  // A kept-alive connection through `a`, answered once.
+  int kept = test::ConnectUnix(a);
+  ASSERT_GE(kept, 0);
+  ASSERT_TRUE(test::SendAll(kept, "GET /identity HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string first = test::ReadHead(kept, 5s);
+  EXPECT_EQ(test::StatusOf(first), 200) << first;
+  // A streamed response in progress through `a`.
+  std::future<Result<Response>> follower = std::async(std::launch::async, [a] {
+    return Must(Client::Unix(a), "client")
+        ->Download(Method::kGet, "/logs?follow=1", {},
+                   [](std::string_view) -> Status { return {}; });
+  });
+  ASSERT_EQ(probes_->follower_started.get_future().wait_for(10s), std::future_status::ready);
+  auto client_b = Must(Client::Unix(b), "client");
+  ASSERT_TRUE(client_b->Request(Method::kGet, "/identity"));
+
+  Status removed = server_instance_->RemoveUnixListener(a);
+  ASSERT_TRUE(removed) << removed.error().message();
+
+  struct stat st {};
+  EXPECT_NE(lstat(a.c_str(), &st), 0);
+  EXPECT_EQ(test::ConnectUnix(a), -1);
+  // The kept connection is closed and answers nothing more.
+  test::SendAll(kept, "GET /identity HTTP/1.1\r\nHost: x\r\n\r\n");
+  test::ReadOutcome after = test::ReadUntilClosed(kept, 5s);
+  close(kept);
+  EXPECT_TRUE(after.closed);
+  EXPECT_EQ(after.data.find("HTTP/1.1"), std::string::npos) << after.data;
+  // The follower's body ends without its last chunk and its producer is told.
+  ASSERT_EQ(follower.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(follower.get());
+  EXPECT_EQ(probes_->follower_cancelled.get_future().wait_for(10s), std::future_status::ready);
+
+  // Everything else is untouched, including the kept-alive connection through `b`.
+  Result<Response> r = client_b->Request(Method::kGet, "/identity");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "identity=app-b");
+  EXPECT_EQ(IdentityThrough(b), "identity=app-b");
+  EXPECT_EQ(IdentityThrough(socket_path()), "identity=");
+
+  removed = server_instance_->RemoveUnixListener(a);
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().code(), ErrorCode::kNotFound);
+
+  // The path can be listened on again, with another identity.
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = a, .identity = "app-a2"}));
+  EXPECT_EQ(IdentityThrough(a), "identity=app-a2");
+}
+
+TEST_F(ServerTest, RemovingAUnixListenerLeavesAFileThatReplacedItsSocket) {
+  Start(Options());
+  const std::string a = dir_ / "app.sock";
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = a}));
+  ASSERT_EQ(unlink(a.c_str()), 0);
+  std::FILE* f = std::fopen(a.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  ASSERT_TRUE(server_instance_->RemoveUnixListener(a));
+  struct stat st {};
+  ASSERT_EQ(lstat(a.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(ServerTest, AddUnixListenerRefusesConflictsAndBadOptions) {
+  Start(Options());
+  const std::string a = dir_ / "app.sock";
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = a, .identity = "one"}));
+
+  // Already listened on by this server: the first listener is untouched.
+  Status added = server_instance_->AddUnixListener({.path = a, .identity = "two"});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(IdentityThrough(a), "identity=one");
+  added = server_instance_->AddUnixListener({.path = socket_path()});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(IdentityThrough(socket_path()), "identity=");
+
+  // A file that is not a socket is left as it is.
+  const std::string regular = dir_ / "regular";
+  std::FILE* f = std::fopen(regular.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("keep me", f);
+  std::fclose(f);
+  added = server_instance_->AddUnixListener({.path = regular});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kConflict);
+  f = std::fopen(regular.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char content[16] = {};
+  EXPECT_EQ(std::fread(content, 1, sizeof(content), f), 7u);
+  std::fclose(f);
+  EXPECT_STREQ(content, "keep me");
+
+  // A stale socket (nobody listening) is replaced.
+  const std::string stale = dir_ / "stale.sock";
+  {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    stale.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    close(fd);
+  }
+  added = server_instance_->AddUnixListener({.path = stale, .identity = "fresh"});
+  ASSERT_TRUE(added) << added.error().message();
+  EXPECT_EQ(IdentityThrough(stale), "identity=fresh");
+
+  // Bad options.
+  added = server_instance_->AddUnixListener({.path = ""});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kInvalidInput);
+  added = server_instance_->AddUnixListener({.path = "/" + std::string(200, 'x')});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kInvalidInput);
+  added = server_instance_->AddUnixListener({.path = dir_ / "sticky.sock", .mode = 01777});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kInvalidInput);
+  // A directory that does not exist.
+  added = server_instance_->AddUnixListener({.path = dir_ / "missing/app.sock"});
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), ErrorCode::kUnavailable);
+
+  Status removed = server_instance_->RemoveUnixListener(dir_ / "never.sock");
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ServerTest, UnixListenerUidPolicy) {
+  Start(Options());
+  const std::string no_root = dir_ / "no-root.sock";
+  const std::string root_range = dir_ / "root-range.sock";
+  const std::string root_listed = dir_ / "root-listed.sock";
+  const std::string other_range = dir_ / "other-range.sock";
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = no_root, .allow_root = false}));
+  ASSERT_TRUE(server_instance_->AddUnixListener(
+      {.path = root_range, .allow_root = false, .allowed_uid_ranges = {{.first = 0, .count = 1}}}));
+  ASSERT_TRUE(server_instance_->AddUnixListener(
+      {.path = root_listed, .allow_root = false, .allowed_uids = {0}}));
+  ASSERT_TRUE(server_instance_->AddUnixListener(
+      {.path = other_range,
+       .allow_root = false,
+       .allowed_uid_ranges = {{.first = 100000, .count = 65536}}}));
+  const std::string hello = "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (geteuid() == 0) {
+    // Closed without a word.
+    EXPECT_EQ(test::RawUnix(no_root, hello), "");
+    EXPECT_EQ(test::RawUnix(other_range, hello), "");
+    EXPECT_EQ(test::StatusOf(test::RawUnix(root_range, hello)), 200);
+    EXPECT_EQ(test::StatusOf(test::RawUnix(root_listed, hello)), 200);
+  }
+
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  // Ranges for other users; the directory and the mode let them reach the sockets.
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0711), 0);
+  const std::string inside = dir_ / "inside.sock";
+  const std::string edge = dir_ / "edge.sock";
+  const std::string outside = dir_ / "outside.sock";
+  ASSERT_TRUE(server_instance_->AddUnixListener(
+      {.path = inside, .mode = 0666, .allowed_uid_ranges = {{.first = 65530, .count = 10}}}));
+  // The last uid of a range is inside it; one past is not.
+  ASSERT_TRUE(server_instance_->AddUnixListener(
+      {.path = edge, .mode = 0666, .allowed_uid_ranges = {{.first = 65525, .count = 10}}}));
+  ASSERT_TRUE(server_instance_->AddUnixListener(
+      {.path = outside, .mode = 0666, .allowed_uid_ranges = {{.first = 65524, .count = 10}}}));
+  EXPECT_EQ(ChildRequestAs(inside.c_str(), 65534), 0);
+  EXPECT_EQ(ChildRequestAs(edge.c_str(), 65534), 0);
+  EXPECT_EQ(ChildRequestAs(outside.c_str(), 65534), 1);
+  // Root is still let in on these by default.
+  EXPECT_EQ(test::StatusOf(test::RawUnix(outside, hello)), 200);
+}
+
+// Listeners come and go on one thread while clients connect through them on others, with two
+// I/O threads: every answer names the listener it came through, and nothing hangs or leaks.
+TEST_F(ServerTest, UnixListenersComeAndGoUnderLoad) {
+  ServerOptions options = Options();
+  options.io_threads = 2;
+  Start(std::move(options));
+  constexpr int kPaths = 3;
+  auto path_of = [this](int i) { return dir_ / ("churn-" + std::to_string(i) + ".sock"); };
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&, c] {
+      for (int n = 0; !done; ++n) {
+        const int i = (n + c) % kPaths;
+        const std::string response = test::RawUnix(
+            path_of(i), "GET /identity HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5s);
+        if (test::StatusOf(response) != 200) continue;  // removed meanwhile
+        ++answered;
+        // Generations reuse a path, so only the path part of the identity is certain.
+        if (response.find("identity=churn-" + std::to_string(i) + "/") == std::string::npos) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (int round = 0; round < 40; ++round) {
+    for (int i = 0; i < kPaths; ++i) {
+      Status added = server_instance_->AddUnixListener(
+          {.path = path_of(i),
+           .identity = "churn-" + std::to_string(i) + "/" + std::to_string(round)});
+      ASSERT_TRUE(added) << added.error().message();
+    }
+    std::this_thread::sleep_for(2ms);
+    for (int i = 0; i < kPaths; ++i) {
+      Status removed = server_instance_->RemoveUnixListener(path_of(i));
+      ASSERT_TRUE(removed) << removed.error().message();
+    }
+  }
+  done = true;
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(answered, 0);
+  EXPECT_EQ(IdentityThrough(socket_path()), "identity=");
+}
+
+TEST_F(ServerTest, AllowNoListenerStartsAServerForLaterListeners) {
+  // Without the flag a server without any listener is refused, by Create or by Start.
+  ServerOptions bare;
+  auto created = Server::Create(bare, TestRouter(probes_), authenticator_, nullptr);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), ErrorCode::kInvalidInput);
+  ServerOptions only_unix;
+  only_unix.unix_socket = UnixListenerOptions{.path = socket_path()};
+  created = Server::Create(only_unix, TestRouter(probes_), authenticator_, nullptr);
+  ASSERT_TRUE(created) << created.error().message();
+  ASSERT_TRUE((*created)->RemoveUnixListener(socket_path()));
+  Status started = (*created)->Start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code(), ErrorCode::kInvalidInput);
+
+  bare.allow_no_listener = true;
+  created = Server::Create(bare, TestRouter(probes_), authenticator_, nullptr);
+  ASSERT_TRUE(created) << created.error().message();
+  started = (*created)->Start();
+  ASSERT_TRUE(started) << started.error().message();
+  EXPECT_EQ((*created)->tcp_port(), 0);
+  const std::string a = dir_ / "app.sock";
+  ASSERT_TRUE((*created)->AddUnixListener({.path = a, .identity = "app"}));
+  EXPECT_EQ(IdentityThrough(a), "identity=app");
+  ASSERT_TRUE((*created)->RemoveUnixListener(a));
+  EXPECT_EQ(test::ConnectUnix(a), -1);
+  (*created)->Stop();
 }
 
 TEST_F(ServerTest, RoutesAnswer404And405WithJsonAndKeepTheConnection) {
