@@ -369,8 +369,9 @@ Status SecureStore::Commit(const std::string& app, std::unique_ptr<AppState> nex
   return {};
 }
 
-Status SecureStore::Write(const std::string& app, RecordKind kind, std::string_view name,
-                          std::string_view data, WriteMode mode) {
+Result<RecordInfo> SecureStore::Write(const std::string& app, RecordKind kind,
+                                      std::string_view name, std::string_view data,
+                                      WriteMode mode) {
   FK_TRY(ValidateAppId(app));
   FK_TRY(ValidateRecordName(name));
   const std::string subject = Describe(app, kind, name);
@@ -427,7 +428,7 @@ Status SecureStore::Write(const std::string& app, RecordKind kind, std::string_v
     return {};
   });
   if (!committed) return Fail(std::move(committed).error().With("store " + subject));
-  return {};
+  return RecordInfo{kind, std::string(name), version, data.size()};
 }
 
 Result<std::string> SecureStore::Read(const std::string& app, RecordKind kind,
@@ -461,8 +462,8 @@ Result<std::string> SecureStore::Read(const std::string& app, RecordKind kind,
   return plaintext;
 }
 
-Status SecureStore::Put(std::string_view app, RecordKind kind, std::string_view name,
-                        std::string_view data, WriteMode mode) {
+Result<RecordInfo> SecureStore::Put(std::string_view app, RecordKind kind, std::string_view name,
+                                    std::string_view data, WriteMode mode) {
   if (kind == RecordKind::kKey) {
     return Fail(ErrorCode::kForbidden, "key records are written only by the key operations");
   }
@@ -476,9 +477,18 @@ Result<std::string> SecureStore::Get(std::string_view app, RecordKind kind, std:
   return Read(std::string(app), kind, name);
 }
 
+std::vector<std::string> SecureStore::Apps() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(generations_.size());
+  for (const auto& [app, generation] : generations_) out.push_back(app);
+  return out;
+}
+
 Status SecureStore::PutKey(KeyRecordAccess, std::string_view app, std::string_view name,
                            std::string_view material, WriteMode mode) {
-  return Write(std::string(app), RecordKind::kKey, name, material, mode);
+  FK_TRY(Write(std::string(app), RecordKind::kKey, name, material, mode));
+  return {};
 }
 
 Result<std::string> SecureStore::GetKey(KeyRecordAccess, std::string_view app,

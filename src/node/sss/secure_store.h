@@ -92,9 +92,10 @@ class SecureStore {
 
   // Stores `data` as record (app, kind, name); the app's DEK is created on its first record.
   // kLimit beyond the quotas; kForbidden for key records; kIntegrity when the app's existing
-  // records fail verification (nothing is written over a tampered app).
-  Status Put(std::string_view app, RecordKind kind, std::string_view name, std::string_view data,
-             WriteMode mode = WriteMode::kUpsert);
+  // records fail verification (nothing is written over a tampered app). Returns the record as
+  // now stored (its new version).
+  Result<RecordInfo> Put(std::string_view app, RecordKind kind, std::string_view name,
+                         std::string_view data, WriteMode mode = WriteMode::kUpsert);
   // The record's plaintext. kNotFound when the app never stored it or deleted it; kIntegrity
   // when it is missing, replaced or altered in the database; kForbidden for key records.
   Result<std::string> Get(std::string_view app, RecordKind kind, std::string_view name);
@@ -109,6 +110,11 @@ class SecureStore {
   // (freed bytes are zeroed and the WAL is checkpointed). It does not reach copies: a backup
   // of the database from before, with the same sealing key file or TPM, still decrypts it.
   Status DestroyApp(std::string_view app);
+
+  // Every app that has a data key (has stored something and was not destroyed since).
+  std::vector<std::string> Apps();
+
+  const Quotas& quotas() const { return quotas_; }
 
   // Key records, for KeyService only (see KeyRecordAccess).
   Status PutKey(KeyRecordAccess, std::string_view app, std::string_view name,
@@ -140,8 +146,8 @@ class SecureStore {
   Status LoadAppSet();
   // The verified state of `app`, or null when the app has stored nothing.
   Result<AppState*> LoadApp(const std::string& app);
-  Status Write(const std::string& app, RecordKind kind, std::string_view name,
-               std::string_view data, WriteMode mode);
+  Result<RecordInfo> Write(const std::string& app, RecordKind kind, std::string_view name,
+                           std::string_view data, WriteMode mode);
   Result<std::string> Read(const std::string& app, RecordKind kind, std::string_view name);
   // Commits `next` as the app's new state: apps row, app-set MAC, and `row_change` (the
   // record-level statement) in one transaction, then adopts it in memory.

@@ -1,0 +1,64 @@
+// AppSockets: each app's own secure-storage socket, served by one HTTP server for the node.
+//
+// For app <id> the socket is <root>/<id>/sss.sock on the host. The directory <root>/<id> (not
+// the socket file: a restarted fogkeepd binds a new socket, and a running container must see
+// it) is bind-mounted read-only at /run/fogkeep in that app's container only, and
+// FOGKEEP_SSS_SOCKET names the socket there. Who is asking is settled by the listener, never
+// by anything in the request: the listener carries the app id as its identity, and refuses
+// any peer whose uid (SO_PEERCRED, as the host sees it) lies outside the app's host id range.
+// So app A reaches only its own store: B's socket is not in A's mount namespace, and a path
+// that reached it anyway would be refused for A's uids.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "net/server.h"
+#include "node/app_endpoints.h"
+#include "node/sss/routes.h"
+
+namespace fogkeep::node::sss {
+
+inline constexpr char kSocketDirInApp[] = "/run/fogkeep";
+inline constexpr char kSocketName[] = "sss.sock";
+inline constexpr char kSocketEnv[] = "FOGKEEP_SSS_SOCKET";
+
+class AppSockets final : public AppEndpoints {
+ public:
+  // Starts the server (no listener yet) for the apps' sockets under `root` (created 0711).
+  static Result<std::unique_ptr<AppSockets>> Start(std::string root,
+                                                   std::shared_ptr<StorageServices> services,
+                                                   net::ServerLimits limits = {});
+  ~AppSockets() override;  // stops the server; the sockets are removed
+
+  Result<EndpointMounts> Prepare(const std::string& id, const runtime::IdRange& ids) override;
+  std::vector<std::string> MountPoints() const override { return {kSocketDirInApp}; }
+  // Closes the socket and its connections, removes its directory, and destroys every record
+  // and the data key of the app (SecureStore::DestroyApp).
+  Status Remove(const std::string& id) override;
+  Status Retain(const std::set<std::string>& installed) override;
+
+  // The host path of app `id`'s socket.
+  std::string SocketPath(const std::string& id) const;
+
+ private:
+  AppSockets(std::string root, std::shared_ptr<StorageServices> services,
+             std::unique_ptr<net::Server> server);
+  std::string SocketDir(const std::string& id) const;
+
+  // Constant after construction.
+  const std::string root_;
+  const std::shared_ptr<StorageServices> services_;
+  std::unique_ptr<net::Server> server_;
+
+  std::mutex mu_;
+  // Guarded by mu_: the apps with a listening socket, and the id range it admits.
+  std::map<std::string, runtime::IdRange> listening_;
+};
+
+}  // namespace fogkeep::node::sss
