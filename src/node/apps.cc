@@ -218,6 +218,33 @@ std::string Apps::TrustDir() const { return config_.data_dir + "/trust"; }
 std::string Apps::CgroupPath(const std::string& id) const {
   return config_.cgroup_parent + "/" + id;
 }
+Status Apps::MakeMountPoints(const std::string& staging, std::uint32_t owner) const {
+  if (!config_.endpoints) return {};
+  const std::string rootfs = staging + "/rootfs";
+  for (const std::string& path : config_.endpoints->MountPoints()) {
+    // One component at a time, never following a symlink the package planted: a symlink
+    // is left for the runtime, which resolves mount destinations inside the rootfs.
+    fs::UniqueFd dir(::open(rootfs.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) return FailErrno("open " + rootfs, errno);
+    std::string_view rest = std::string_view(path).substr(1);
+    while (!rest.empty()) {
+      const std::string name(rest.substr(0, rest.find('/')));
+      rest.remove_prefix(std::min(rest.size(), name.size() + 1));
+      if (::mkdirat(dir.get(), name.c_str(), 0755) == 0) {
+        if (::fchownat(dir.get(), name.c_str(), owner, owner, AT_SYMLINK_NOFOLLOW) != 0) {
+          return FailErrno("chown mount point " + path, errno);
+        }
+      } else if (errno != EEXIST) {
+        return FailErrno("make mount point " + path + " in the rootfs", errno);
+      }
+      fs::UniqueFd next(::openat(dir.get(), name.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!next.valid()) break;
+      dir = std::move(next);
+    }
+  }
+  return {};
+}
+
 std::uint32_t Apps::UidBase(std::uint32_t slot) const {
   auto base = runtime::UidBaseForSlot(slot);
   return base ? *base : runtime::kFirstAppUid + slot * runtime::kAppIdRangeSize;
@@ -418,6 +445,11 @@ Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r, bool att
   placement.data_dir = DataDir(r.id);
   placement.ids = runtime::IdRange{UidBase(r.slot), runtime::kAppIdRangeSize};
   placement.netns_path = attachment.netns_path;
+  EndpointMounts endpoints;
+  if (config_.endpoints) {
+    endpoints = FK_TRY_CTX(config_.endpoints->Prepare(r.id, placement.ids), "app " + r.id);
+    placement.extra_mounts = endpoints.mounts;
+  }
   // With no namespace prepared, declared interfaces are served by the attachment (loopback
   // only for `none`), not refused.
   if (attachment.mode != runtime::NetworkMode::kNamespace) descriptor.resources.network.clear();
@@ -431,16 +463,18 @@ Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r, bool att
   if (attachment.mode == runtime::NetworkMode::kHost) spec.network = runtime::NetworkMode::kHost;
 
   // fogkeep's own platform variables win over app.env, like IOx's CAF_APP_*.
-  const std::pair<std::string, std::string> platform[] = {
-      {"FOGKEEP_APP_ID", r.id},
-      {"FOGKEEP_APP_DATA_DIR", "/data"},
-      {"FOGKEEP_APP_CONFIG_FILE", kConfigFileInApp},
+  std::vector<std::string> platform = {
+      "FOGKEEP_APP_ID=" + r.id,
+      "FOGKEEP_APP_DATA_DIR=/data",
+      "FOGKEEP_APP_CONFIG_FILE=" + std::string(kConfigFileInApp),
   };
+  platform.insert(platform.end(), endpoints.env.begin(), endpoints.env.end());
   std::erase_if(spec.env, [&](const std::string& entry) {
-    return std::ranges::any_of(platform,
-                               [&](const auto& p) { return entry.starts_with(p.first + "="); });
+    return std::ranges::any_of(platform, [&](const std::string& p) {
+      return entry.starts_with(p.substr(0, p.find('=') + 1));
+    });
   });
-  for (const auto& [name, value] : platform) spec.env.push_back(name + "=" + value);
+  spec.env.insert(spec.env.end(), platform.begin(), platform.end());
   // Not fsynced: StartContainer writes it again before every container it creates.
   FK_TRY(runtime::WriteBundle(BundleDir(r.id), spec, fs::Durability::kAtomicOnly));
   return spec;
@@ -532,6 +566,10 @@ Result<AppInfo> Apps::Install(package::ByteSource& source, const InstallOptions&
   package::ExtractOptions extract;
   extract.id_shift = UidBase(slot);
   auto verified = package::VerifyAndExtract(source, *verifier, staging, extract, config_.limits);
+  if (verified) {
+    if (Status made = MakeMountPoints(staging, *extract.id_shift); !made)
+      verified = Fail(made.error());
+  }
 
   std::lock_guard lock(mu_);
   if (!verified) return abandon(verified.error().With("install"));
@@ -674,6 +712,7 @@ Status Apps::Uninstall(const std::string& id) {
   FK_TRY(Transition(r.state, AppAction::kUninstall));
   auto seq = FK_TRY(store_->BeginIntent(Intent{0, "uninstall", id, "begin", ""}));
   StopContainer(id);
+  if (config_.endpoints) FK_TRY_CTX(config_.endpoints->Remove(id), "app " + id);
   FK_TRY(fs::RemoveTree(AppDir(id)));
   FK_TRY(store_->DeleteApp(id, seq));
   log::Info("app {}: uninstalled", id);
@@ -716,6 +755,10 @@ Result<AppInfo> Apps::Upgrade(const std::string& id, package::ByteSource& source
   package::ExtractOptions extract;
   extract.id_shift = UidBase(before.slot);
   auto verified = package::VerifyAndExtract(source, *verifier, staging, extract, config_.limits);
+  if (verified) {
+    if (Status made = MakeMountPoints(staging, *extract.id_shift); !made)
+      verified = Fail(made.error());
+  }
 
   std::unique_lock lock(mu_);
   if (!verified) return abandon(verified.error().With("upgrade " + id));
@@ -991,6 +1034,7 @@ Status Apps::RecoverIntent(const Intent& intent) {
   }
   if (intent.op == "uninstall") {
     StopContainer(id);
+    if (config_.endpoints) FK_TRY_CTX(config_.endpoints->Remove(id), "app " + id);
     FK_TRY(fs::RemoveTree(AppDir(id)));
     return store_->DeleteApp(id, std::nullopt);
   }
@@ -1021,6 +1065,13 @@ Status Apps::Reattach() {
       // restart policy on its first pass.
       w.shim_pid = shim ? *shim : 0;
       if (shim) log::Info("app {}: reattached to shim {}", r.id, *shim);
+      // The running container keeps its mounts; what serves them must be back.
+      if (shim && config_.endpoints) {
+        const runtime::IdRange ids{UidBase(r.slot), runtime::kAppIdRangeSize};
+        if (auto ready = config_.endpoints->Prepare(r.id, ids); !ready) {
+          log::Warn("app {}: its endpoints: {}", r.id, ready.error().message());
+        }
+      }
     } else if (shim) {
       log::Warn("app {}: a shim runs for an app in {} state; stopping it", r.id,
                 AppStateName(r.state));
@@ -1087,6 +1138,13 @@ Status Apps::RemoveOrphans() {
           entry != "config.tmp")
         continue;
       (void)fs::RemoveTree(AppDir(name) + "/" + entry);
+    }
+  }
+  if (config_.endpoints) {
+    std::set<std::string> installed;
+    for (const auto& [id, row] : by_id) installed.insert(id);
+    if (auto st = config_.endpoints->Retain(installed); !st) {
+      log::Warn("recovery: app endpoints: {}", st.error().message());
     }
   }
   return {};

@@ -39,6 +39,7 @@
 #include <unordered_map>
 
 #include "core/fs.h"
+#include "node/app_endpoints.h"
 #include "node/app_service.h"
 #include "node/network.h"
 #include "node/runtime/cgroups.h"
@@ -74,6 +75,8 @@ struct AppsConfig {
   // Optional back-ends; null: SQLite state.db and the `none` network.
   std::shared_ptr<AppStore> store;
   std::shared_ptr<NetworkProvider> network;
+  // Services mounted into every app (the secure-storage socket); null: none.
+  std::shared_ptr<AppEndpoints> endpoints;
 };
 
 class Apps final : public AppService {
@@ -165,6 +168,8 @@ class Apps final : public AppService {
   std::string TrustDir() const;
   std::string CgroupPath(const std::string& id) const;
   std::uint32_t UidBase(std::uint32_t slot) const;
+  // Creates the endpoints' mount points in the rootfs under `staging`, owned by `owner`.
+  Status MakeMountPoints(const std::string& staging, std::uint32_t owner) const;
 
   // Constant after Open().
   AppsConfig config_;

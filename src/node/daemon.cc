@@ -27,6 +27,7 @@
 #include "node/auth_api.h"
 #include "node/auth_token.h"
 #include "node/routes.h"
+#include "node/sss/app_sockets.h"
 
 namespace fogkeep::node {
 namespace {
@@ -243,6 +244,10 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
       config.auth = FK_TRY_CTX(ParseAuthSettings(value, config.auth), path);
       continue;
     }
+    if (key == "sss") {
+      config.sss = FK_TRY_CTX(sss::ParseStorageSettings(value, config.sss), path);
+      continue;
+    }
     if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
     const std::string& v = value.scalar();
     if (key == "data-dir") {
@@ -331,6 +336,20 @@ int Serve(const DaemonConfig& config) {
       MakeNetworkProvider(config.network, config.data_dir);
   if (!network) return Failed(network.error());
   apps_config.network = std::move(*network);
+  // The apps' secure storage: its store, and a socket per app mounted into its container.
+  std::shared_ptr<sss::StorageServices> storage;
+  std::shared_ptr<sss::AppSockets> app_sockets;
+  if (config.sss.enabled) {
+    Result<std::shared_ptr<sss::StorageServices>> opened_storage =
+        sss::OpenStorage(config.sss, config.data_dir);
+    if (!opened_storage) return Failed(opened_storage.error());
+    storage = std::move(*opened_storage);
+    Result<std::unique_ptr<sss::AppSockets>> sockets =
+        sss::AppSockets::Start(sss::SocketsRoot(config.data_dir), storage);
+    if (!sockets) return Failed(sockets.error());
+    app_sockets = std::move(*sockets);
+    apps_config.endpoints = app_sockets;
+  }
   Result<std::unique_ptr<Apps>> opened = Apps::Open(std::move(apps_config));
   if (!opened) return Failed(opened.error().With("open app service"));
   std::shared_ptr<AppService> apps = std::move(*opened);
@@ -369,7 +388,7 @@ int Serve(const DaemonConfig& config) {
   if (!sessions_opened) return Failed(sessions_opened.error());
   std::shared_ptr<auth::SessionStore> sessions = std::move(*sessions_opened);
 
-  NodeServices services{.apps = apps, .audit = audit_log};
+  NodeServices services{.apps = apps, .audit = audit_log, .storage = storage};
   services.api.max_upload_bytes = config.max_upload_mb << 20;
   services.api.version = std::string(kVersion);
   services.login =
@@ -430,6 +449,7 @@ int Serve(const DaemonConfig& config) {
   (*server)->Stop();
   server->reset();
   apps.reset();
+  app_sockets.reset();
   unlink(AddrFile(config.data_dir).c_str());
   return 0;
 }
@@ -437,14 +457,17 @@ int Serve(const DaemonConfig& config) {
 int DaemonMain(int argc, char** argv) {
   CLI::App app{
       "fogkeepd: the fogkeep node agent. Serves the node API over HTTPS and a root-only Unix\n"
-      "socket, and runs signed apps in isolated OCI containers under fogkeep-shim.\n",
+      "socket, and runs signed apps in isolated OCI containers under fogkeep-shim. Each app\n"
+      "gets its own Secure Storage socket at /run/fogkeep/sss.sock in its container.\n",
       "fogkeepd"};
   app.set_version_flag("--version", "fogkeepd " + std::string(kVersion));
   // Subcommands (created below) inherit this: `fogkeepd token create --data-dir D` works.
   app.fallthrough();
   std::string config_path;
   DaemonConfig flags;
-  app.add_option("--config", config_path, "YAML config file (keys as the flags below)");
+  app.add_option(
+      "--config", config_path,
+      "YAML config file: keys as the flags below, and the mappings network:, auth: and sss:");
   auto* data_dir =
       app.add_option("--data-dir", flags.data_dir, "State directory")->capture_default_str();
   auto* listen =

@@ -14,6 +14,7 @@
 #include "crypto/tls.h"
 #include "node/auth_config.h"
 #include "node/network_cni.h"
+#include "node/sss/service.h"
 
 namespace fogkeep::node {
 
@@ -37,12 +38,15 @@ struct DaemonConfig {
   // The `auth:` mapping of the config file (node/auth_config.h): login back-ends, lockout,
   // sessions; no flags.
   AuthSettings auth;
+  // The `sss:` mapping (node/sss/service.h): the apps' Secure Storage Service; no flags.
+  sss::StorageSettings sss;
 };
 
 // Overlays the keys of a YAML config file on `config`. Keys are the flag names:
 // data-dir, listen, socket, runtime, shim, max-upload-mb, log-level, cgroup-parent, first-slot; and
-// `network` and `auth`, mappings (node/network_cni.h ParseNetworkSettings, node/auth_config.h).
-// Unknown keys are kInvalidInput (a typo must not silently fall back to a default).
+// `network`, `auth` and `sss`, mappings (node/network_cni.h ParseNetworkSettings,
+// node/auth_config.h). Unknown keys are kInvalidInput (a typo must not silently fall back to a
+// default).
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
 
 // The node's HTTPS identity from data-dir/tls/node.{key,pem}. When absent (the node is not

@@ -8,7 +8,17 @@ namespace fogkeep::node {
 Status RegisterNodeRoutes(net::Router& router, const NodeServices& services) {
   FK_TRY(RegisterNodeApi(router, services.apps, services.api));
   FK_TRY(RegisterAuditApi(router, services.audit));
-  return RegisterAuthApi(router, services.login, services.auth_api);
+  FK_TRY(RegisterAuthApi(router, services.login, services.auth_api));
+  if (services.storage) {
+    // An app that is not installed has no store to show: 404, not an empty one.
+    std::shared_ptr<AppService> apps = services.apps;
+    FK_TRY(sss::RegisterAdminStorageRoutes(router, services.storage,
+                                           [apps](const std::string& id) -> Status {
+                                             FK_TRY(apps->Get(id));
+                                             return {};
+                                           }));
+  }
+  return {};
 }
 
 }  // namespace fogkeep::node

@@ -12,6 +12,7 @@
 #include "node/api.h"
 #include "node/app_service.h"
 #include "node/auth_api.h"
+#include "node/sss/routes.h"
 
 namespace fogkeep::node {
 
@@ -21,10 +22,12 @@ struct NodeServices {
   std::shared_ptr<audit::AuditLog> audit;
   std::shared_ptr<auth::LoginService> login;
   AuthApiOptions auth_api;
+  // The apps' secure storage, reached by administrators; null: its routes are not served.
+  std::shared_ptr<sss::StorageServices> storage;
 };
 
-// The node API (node/api.h), GET /api/v1/audit (node/audit_api.h) and the login routes
-// (node/auth_api.h).
+// The node API (node/api.h), GET /api/v1/audit (node/audit_api.h), the login routes
+// (node/auth_api.h) and the apps' secure storage (node/sss/routes.h).
 Status RegisterNodeRoutes(net::Router& router, const NodeServices& services);
 
 }  // namespace fogkeep::node

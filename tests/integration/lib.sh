@@ -67,3 +67,50 @@ stop_daemon() {
   daemon_pid=
 }
 
+
+# For tests that run apps under a private fogkeepd with real runc: skips (exit 77) without
+# root, runc or busybox-static; sets DATA and SOCK for start_daemon; lets the apps' user
+# namespaces (host uid 200000+) traverse $WORK down to their rootfs; and writes a config with
+# loopback-only app networking (bridge networking, the default when the CNI plugins are
+# installed, would leave a bridge and NAT chains on the machine).
+prepare_node_test() {
+  FOGKEEPD=${FOGKEEPD:?path to fogkeepd}
+  FOGKEEP_SHIM=${FOGKEEP_SHIM:?path to fogkeep-shim}
+  [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+  command -v runc >/dev/null || { echo "SKIP: runc is not installed"; exit 77; }
+  [ -x /bin/busybox ] || { echo "SKIP: busybox-static is not installed"; exit 77; }
+  chmod 711 "$WORK"
+  DATA=$WORK/data
+  SOCK=$WORK/run/fogkeepd.sock
+  daemon_pid=
+  printf 'network:\n  mode: none\n' >"$WORK/fogkeepd.yaml"
+}
+
+# remove_apps APP...: the cleanup of a prepare_node_test test. Uninstalls the apps through the
+# daemon while it runs, stops it, removes what the API could not (containers, shims, cgroups),
+# then $WORK.
+remove_apps() {
+  set +e
+  local app verb pidfile cg
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    for app in "$@"; do
+      for verb in stop deactivate uninstall; do
+        "$FOGKEEP" app "$verb" "$app" --socket "$SOCK" >/dev/null 2>&1
+      done
+    done
+  fi
+  stop_daemon
+  for app in "$@"; do
+    if [ -d "$DATA/runtime" ]; then
+      runc --root "$DATA/runtime" kill "$app" KILL >/dev/null 2>&1
+      runc --root "$DATA/runtime" delete -f "$app" >/dev/null 2>&1
+    fi
+    for cg in /sys/fs/cgroup/*/fogkeep/"$app" /sys/fs/cgroup/fogkeep/"$app"; do
+      [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
+    done
+  done
+  for pidfile in "$DATA"/apps/*/state/shim.pid; do
+    [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}

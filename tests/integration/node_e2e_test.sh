@@ -5,45 +5,9 @@
 # busybox-static (exit 77 = skipped).
 # Environment: FOGKEEPD and FOGKEEP_SHIM name the binaries under test ($1 is fogkeep).
 source "$(dirname "$0")/lib.sh"
-FOGKEEPD=${FOGKEEPD:?path to fogkeepd}
-FOGKEEP_SHIM=${FOGKEEP_SHIM:?path to fogkeep-shim}
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root"
-command -v runc >/dev/null || skip "runc is not installed"
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
-
-# The apps' user namespaces (host uid 200000+) must traverse down to their rootfs.
-chmod 711 "$WORK"
-DATA=$WORK/data
-SOCK=$WORK/run/fogkeepd.sock
+prepare_node_test
 APP=e2e-hello-$$
-daemon_pid=
-# Loopback only for the sample's declared interface: bridge networking (the default when the
-# CNI plugins are installed) would leave a bridge and NAT chains on the machine.
-printf 'network:\n  mode: none\n' >"$WORK/fogkeepd.yaml"
-
-cleanup() {
-  set +e
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    for verb in stop deactivate uninstall; do
-      "$FOGKEEP" app "$verb" "$APP" --socket "$SOCK" >/dev/null 2>&1
-    done
-  fi
-  stop_daemon
-  # Whatever the API could not remove: the container, its shim, its cgroups.
-  if [ -d "$DATA/runtime" ]; then
-    runc --root "$DATA/runtime" kill "$APP" KILL >/dev/null 2>&1
-    runc --root "$DATA/runtime" delete -f "$APP" >/dev/null 2>&1
-  fi
-  for pidfile in "$DATA"/apps/*/state/shim.pid; do
-    [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
-  done
-  for cg in /sys/fs/cgroup/*/fogkeep/"$APP" /sys/fs/cgroup/fogkeep/"$APP"; do
-    [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'remove_apps "$APP"' EXIT
 
 cd "$WORK"
 # ---- package: a development PKI, the hello sample, signed and unsigned --------------------

@@ -62,7 +62,20 @@ const std::vector<Row>& Matrix() {
       {Method::kGet, "/api/v1/auth/sessions", "/api/v1/auth/sessions", false, kAdmin},
       {Method::kDelete, "/api/v1/auth/sessions/{id}", "/api/v1/auth/sessions/0123", false, kAdmin},
   };
-  return rows;
+  static const std::vector<Row> all = [] {
+    std::vector<Row> out = rows;
+    // The apps' secure storage: storage.read and storage.write, both app-managers'.
+    for (const std::string kind : {"objects", "certificates", "keys"}) {
+      const std::string base = "/api/v1/apps/{id}/sss/" + kind;
+      const std::string target = "/api/v1/apps/hello/sss/" + kind;
+      out.push_back({Method::kGet, base, target, false, kAppManagers});
+      for (Method method : {Method::kGet, Method::kPut, Method::kDelete}) {
+        out.push_back({method, base + "/{name}", target + "/one", false, kAppManagers});
+      }
+    }
+    return out;
+  }();
+  return all;
 }
 
 std::string RouteName(Method method, std::string_view pattern) {

@@ -1,6 +1,7 @@
 // TestNode: the node's full router (RegisterNodeRoutes, as fogkeepd serves it) behind a real
 // net::Server over TLS on 127.0.0.1, with local users (cheap hashes), an in-memory session
-// store, API tokens in a file, the audit trail and FakeAppService in place of the apps.
+// store, API tokens in a file, the audit trail, the apps' secure storage (file sealer) and
+// FakeAppService in place of the apps.
 #pragma once
 
 #include <memory>
@@ -18,6 +19,7 @@
 #include "node/auth_api.h"
 #include "node/auth_token.h"
 #include "node/routes.h"
+#include "node/sss/service.h"
 #include "unit/net/net_test_util.h"
 #include "unit/node_api/fake_app_service.h"
 
@@ -32,7 +34,7 @@ struct TestNodeOptions {
 
 class TestNode {
  public:
-  // Files go to `dir`: users, tokens, audit.log.
+  // Files go to `dir`: users, tokens, audit.log, sss/.
   explicit TestNode(const std::string& dir, TestNodeOptions options = {}) : dir_(dir) {
     using net::test::Must;
     static const net::test::Issued ca = net::test::MakeCa("test node CA");
@@ -52,6 +54,7 @@ class TestNode {
     services_.audit =
         Must(audit::AuditLog::Open(dir + "/audit.log", {.durability = audit::Durability::kNone}),
              "audit log");
+    services_.storage = Must(sss::OpenStorage({}, dir), "secure storage");
     services_.login = std::make_shared<auth::LoginService>(
         std::move(chain), Must(auth::LoginThrottle::Create(options.throttle), "throttle"),
         sessions_);
