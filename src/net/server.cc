@@ -285,7 +285,10 @@ struct Server::Impl {
   // AddUnixListener and RemoveUnixListener wait for the I/O threads, or for a thread that does.
   Status RefuseOnIoThread(std::string_view what);
 
-  std::optional<Registration> Register(std::weak_ptr<Connection> connection);
+  // Null when the server's connection limit is reached, or `listener_limit` (when not 0)
+  // connections of the same Unix listener are open.
+  std::optional<Registration> Register(std::weak_ptr<Connection> connection,
+                                       std::size_t listener_limit = 0);
   void Unregister(std::uint64_t id);
   // At most one line a second however fast connections are refused.
   void WarnConnectionLimit();
@@ -356,9 +359,18 @@ struct Server::Impl {
 };
 
 std::optional<Server::Impl::Registration> Server::Impl::Register(
-    std::weak_ptr<Connection> connection) {
+    std::weak_ptr<Connection> connection, std::size_t listener_limit) {
   std::lock_guard lock(mu);
   if (refusing || connections.size() >= options.limits.max_connections) return std::nullopt;
+  if (listener_limit > 0) {
+    const std::shared_ptr<Connection> self = connection.lock();
+    std::size_t same_listener = 0;
+    for (const auto& [id, weak] : connections) {
+      const std::shared_ptr<Connection> other = weak.lock();
+      if (self && other && other->listener_id == self->listener_id) ++same_listener;
+    }
+    if (same_listener >= listener_limit) return std::nullopt;
+  }
   const std::uint64_t id = ++next_connection_id;
   connections.emplace(id, std::move(connection));
   return Registration(this, id);
@@ -703,7 +715,7 @@ asio::awaitable<void> Server::Impl::AcceptUnix(std::shared_ptr<UnixListener> lis
     auto conn = std::make_shared<Connection>(
         detail::MakeUnixStream(detail::UnixSocketStream(std::move(socket))), std::move(peer),
         listener->id);
-    std::optional<Registration> registration = Register(conn);
+    std::optional<Registration> registration = Register(conn, listening.max_connections);
     if (!registration) {
       WarnConnectionLimit();
       conn->stream->close();

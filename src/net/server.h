@@ -72,6 +72,10 @@ struct UnixListenerOptions {
   bool allow_root = true;
   std::vector<std::uint32_t> allowed_uids;
   std::vector<UidRange> allowed_uid_ranges;
+  // Connections open through this listener at once; one more is closed as soon as it is
+  // accepted. 0: only the server's limit (ServerLimits::max_connections). A listener given to
+  // one untrusted peer (an app) gets a share, so it cannot take every connection for itself.
+  std::size_t max_connections = 0;
 };
 
 struct ServerOptions {

@@ -1249,6 +1249,36 @@ TEST_F(ServerTest, ConnectionsPastTheLimitAreClosed) {
   EXPECT_TRUE(served);
 }
 
+TEST_F(ServerTest, AUnixListenerHoldsAtMostItsShareOfConnections) {
+  Start(Options());
+  const std::string greedy = dir_ / "greedy.sock";
+  ASSERT_TRUE(server_instance_->AddUnixListener({.path = greedy, .max_connections = 2}));
+  const std::string request = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  int a = test::ConnectUnix(greedy);
+  int b = test::ConnectUnix(greedy);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_TRUE(test::SendAll(a, request));
+  ASSERT_TRUE(test::SendAll(b, request));
+  EXPECT_EQ(test::StatusOf(test::ReadHead(a, 5s)), 200);
+  EXPECT_EQ(test::StatusOf(test::ReadHead(b, 5s)), 200);
+  // A third through the same listener is closed unanswered; other listeners are unaffected.
+  int c = test::ConnectUnix(greedy);
+  ASSERT_GE(c, 0);
+  test::SendAll(c, request);
+  test::ReadOutcome refused = test::ReadUntilClosed(c, 5s);
+  close(c);
+  EXPECT_TRUE(refused.closed);
+  EXPECT_TRUE(refused.data.empty()) << refused.data;
+  EXPECT_EQ(test::StatusOf(test::RawUnix(socket_path(),
+                                         "GET /hello HTTP/1.1\r\nHost: x\r\n"
+                                         "Connection: close\r\n\r\n",
+                                         2s)),
+            200);
+  close(a);
+  close(b);
+}
+
 TEST_F(ServerTest, CreateRefusesUnsafeSetups) {
   Router router;
   RouteOptions guarded;
