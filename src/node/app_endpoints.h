@@ -31,8 +31,8 @@ class AppEndpoints {
   // App `id` is being uninstalled: closes its endpoints and destroys what it keeps there.
   // Idempotent (a crashed uninstall runs it again).
   virtual Status Remove(const std::string& id) = 0;
-  // Recovery: removes everything that belongs to none of `installed` (an uninstall that a
-  // crash cut short after the app's row was gone).
+  // Recovery: tidies what belongs to none of `installed`. What an app stored is destroyed only
+  // by Remove (inside the journaled uninstall), never here on a guess.
   virtual Status Retain(const std::set<std::string>& installed) = 0;
 };
 

@@ -221,25 +221,26 @@ std::string Apps::CgroupPath(const std::string& id) const {
 Status Apps::MakeMountPoints(const std::string& staging, std::uint32_t owner) const {
   if (!config_.endpoints) return {};
   const std::string rootfs = staging + "/rootfs";
+  fs::UniqueFd root(::open(rootfs.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.valid()) return FailErrno("open " + rootfs, errno);
   for (const std::string& path : config_.endpoints->MountPoints()) {
-    // One component at a time, never following a symlink the package planted: a symlink
-    // is left for the runtime, which resolves mount destinations inside the rootfs.
-    fs::UniqueFd dir(::open(rootfs.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir.valid()) return FailErrno("open " + rootfs, errno);
-    std::string_view rest = std::string_view(path).substr(1);
-    while (!rest.empty()) {
-      const std::string name(rest.substr(0, rest.find('/')));
-      rest.remove_prefix(std::min(rest.size(), name.size() + 1));
-      if (::mkdirat(dir.get(), name.c_str(), 0755) == 0) {
-        if (::fchownat(dir.get(), name.c_str(), owner, owner, AT_SYMLINK_NOFOLLOW) != 0) {
-          return FailErrno("chown mount point " + path, errno);
-        }
-      } else if (errno != EEXIST) {
-        return FailErrno("make mount point " + path + " in the rootfs", errno);
+    // Component by component, never through a symlink: a package whose /run is a link (to its
+    // writable /data, say) would otherwise redirect where the socket is mounted. Such a
+    // package is refused.
+    std::string prefix;
+    for (std::string_view rest = std::string_view(path).substr(1); !rest.empty();) {
+      const std::string_view part = rest.substr(0, rest.find('/'));
+      rest.remove_prefix(std::min(rest.size(), part.size() + 1));
+      prefix += (prefix.empty() ? "" : "/") + std::string(part);
+      const bool existed = fs::OpenBeneath(root.get(), prefix, O_PATH | O_DIRECTORY).has_value();
+      fs::UniqueFd dir = FK_TRY_CTX(fs::MakeDirsBeneath(root.get(), prefix, 0755),
+                                    "mount point " + path + " in the package's rootfs");
+      if (existed) continue;
+      // Owned by the app's root like the rest of its rootfs, and 0755 whatever the umask:
+      // every uid of the app must pass through to what is mounted there.
+      if (::fchown(dir.get(), owner, owner) != 0 || ::fchmod(dir.get(), 0755) != 0) {
+        return FailErrno("mount point " + path + " in the package's rootfs", errno);
       }
-      fs::UniqueFd next(::openat(dir.get(), name.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!next.valid()) break;
-      dir = std::move(next);
     }
   }
   return {};

@@ -52,9 +52,10 @@ Result<EndpointMounts> AppSockets::Prepare(const std::string& id, const runtime:
   out.env.push_back(std::string(kSocketEnv) + "=" + kSocketDirInApp + "/" + kSocketName);
 
   std::lock_guard lock(mu_);
+  const std::uint64_t epoch = services_->gate.Open(id);
   auto known = listening_.find(id);
-  if (known != listening_.end() && known->second.host_base == ids.host_base &&
-      known->second.size == ids.size) {
+  if (known != listening_.end() && known->second.ids.host_base == ids.host_base &&
+      known->second.ids.size == ids.size && known->second.epoch == epoch) {
     return out;
   }
   if (known != listening_.end()) {
@@ -68,12 +69,13 @@ Result<EndpointMounts> AppSockets::Prepare(const std::string& id, const runtime:
   // that app alone, and the listener checks the range itself.
   FK_TRY(server_->AddUnixListener(net::UnixListenerOptions{
       .path = SocketPath(id),
-      .identity = id,
+      .identity = SocketIdentity(id, epoch),
       .mode = 0666,
       .allow_root = true,
       .allowed_uids = {},
-      .allowed_uid_ranges = {net::UidRange{.first = ids.host_base, .count = ids.size}}}));
-  listening_[id] = ids;
+      .allowed_uid_ranges = {net::UidRange{.first = ids.host_base, .count = ids.size}},
+      .max_connections = kMaxConnectionsPerApp}));
+  listening_[id] = Listening{.ids = ids, .epoch = epoch};
   return out;
 }
 
@@ -89,27 +91,29 @@ Status AppSockets::Remove(const std::string& id) {
     }
   }
   FK_TRY(fs::RemoveTree(SocketDir(id)));
-  FK_TRY_CTX(services_->store->DestroyApp(id), "destroy the secure storage of app " + id);
-  return {};
+  // Through the gate: no request of the app, or of an operator for it, runs during the
+  // destruction or lands after it.
+  return services_->gate.Close(id, [&]() -> Status {
+    FK_TRY_CTX(services_->store->DestroyApp(id), "destroy the secure storage of app " + id);
+    services_->keys.Forget(id);
+    return {};
+  });
 }
 
 Status AppSockets::Retain(const std::set<std::string>& installed) {
-  std::set<std::string> stale;
-  for (const std::string& name : fs::ListDir(root_)) {
-    if (!installed.contains(name)) stale.insert(name);
-  }
-  for (const std::string& app : services_->store->Apps()) {
-    if (!installed.contains(app)) stale.insert(app);
-  }
   Status result;
-  for (const std::string& id : stale) {
-    log::Warn("secure storage: removing app {} (not installed)", id);
-    if (!ValidateAppId(id)) {
-      // Not a name Prepare ever made: only the directory entry can be stale.
-      if (Status removed = fs::RemoveTree(SocketDir(id)); !removed && result) result = removed;
-      continue;
+  for (const std::string& name : fs::ListDir(root_)) {
+    if (installed.contains(name)) continue;
+    log::Warn("secure storage: removing the socket directory of {} (not installed)", name);
+    if (Status removed = fs::RemoveTree(root_ + "/" + name); !removed && result) result = removed;
+  }
+  // Records of an app that is not installed are kept: uninstall destroys them inside its
+  // journaled intent, so these came another way (the app database restored from a backup, or
+  // an uninstall while the service was disabled), and keys are not destroyed on a guess.
+  for (const std::string& app : services_->store->Apps()) {
+    if (!installed.contains(app)) {
+      log::Warn("secure storage: app {} is not installed but has records; they are kept", app);
     }
-    if (Status removed = Remove(id); !removed && result) result = removed;
   }
   return result;
 }

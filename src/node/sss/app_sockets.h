@@ -10,6 +10,8 @@
 // that reached it anyway would be refused for A's uids.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +29,8 @@ namespace fogkeep::node::sss {
 inline constexpr char kSocketDirInApp[] = "/run/fogkeep";
 inline constexpr char kSocketName[] = "sss.sock";
 inline constexpr char kSocketEnv[] = "FOGKEEP_SSS_SOCKET";
+// Connections one app may hold open on its socket at once; the server's limit is shared.
+inline constexpr std::size_t kMaxConnectionsPerApp = 8;
 
 class AppSockets final : public AppEndpoints {
  public:
@@ -39,8 +43,10 @@ class AppSockets final : public AppEndpoints {
   Result<EndpointMounts> Prepare(const std::string& id, const runtime::IdRange& ids) override;
   std::vector<std::string> MountPoints() const override { return {kSocketDirInApp}; }
   // Closes the socket and its connections, removes its directory, and destroys every record
-  // and the data key of the app (SecureStore::DestroyApp).
+  // and the data key of the app (SecureStore::DestroyApp) once no request for it runs.
   Status Remove(const std::string& id) override;
+  // Removes the socket directories of apps not installed. Records of such apps are kept, and
+  // logged: only an uninstall destroys records.
   Status Retain(const std::set<std::string>& installed) override;
 
   // The host path of app `id`'s socket.
@@ -57,8 +63,12 @@ class AppSockets final : public AppEndpoints {
   std::unique_ptr<net::Server> server_;
 
   std::mutex mu_;
-  // Guarded by mu_: the apps with a listening socket, and the id range it admits.
-  std::map<std::string, runtime::IdRange> listening_;
+  struct Listening {
+    runtime::IdRange ids;     // the uids its listener admits
+    std::uint64_t epoch = 0;  // the app's opening (AppGate) its listener serves
+  };
+  // Guarded by mu_: the apps with a listening socket.
+  std::map<std::string, Listening> listening_;
 };
 
 }  // namespace fogkeep::node::sss

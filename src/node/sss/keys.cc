@@ -11,6 +11,8 @@ namespace {
 
 constexpr char kRecordFormat = 1;
 constexpr int kMinRsaBits = 2048;
+// An RSA-16384 signature takes seconds of the node's CPU: imports stop at 4096 bits.
+constexpr int kMaxRsaBits = 4096;
 
 std::optional<crypto::KeyType> AsymmetricType(KeyAlgorithm algorithm) {
   switch (algorithm) {
@@ -122,10 +124,35 @@ struct KeyService::Material {
 
 Result<KeyService::Material> KeyService::Load(std::string_view app, std::string_view name) {
   std::string record = FK_TRY(store_.GetKey(KeyRecordAccess(), app, name));
+  const std::string digest = crypto::Sha256Hex(record);
+  {
+    std::lock_guard lock(parsed_mu_);
+    for (const ParsedKey& parsed : parsed_) {
+      if (parsed.digest == digest && parsed.app == app && parsed.name == name) {
+        crypto::Wipe(record);
+        Material material;
+        material.algorithm = AlgorithmOf(parsed.key.type());
+        material.private_key = parsed.key;
+        return material;
+      }
+    }
+  }
   auto material = Material::Decode(record);
   crypto::Wipe(record);
   if (!material) return Fail(std::move(material).error().With(KeyName(app, name)));
+  if (material->private_key) {
+    std::lock_guard lock(parsed_mu_);
+    if (parsed_.size() >= kParsedKeys) parsed_.pop_front();
+    parsed_.push_back({std::string(app), std::string(name), digest, *material->private_key});
+  }
   return material;
+}
+
+void KeyService::Forget(std::string_view app, std::optional<std::string_view> name) {
+  std::lock_guard lock(parsed_mu_);
+  std::erase_if(parsed_, [&](const ParsedKey& parsed) {
+    return parsed.app == app && (!name || parsed.name == *name);
+  });
 }
 
 Result<KeyInfo> KeyService::Store(std::string_view app, std::string_view name,
@@ -144,6 +171,11 @@ Result<KeyInfo> KeyService::Generate(std::string_view app, std::string_view name
   // Checked before the (slow, for RSA) generation; the store checks them again.
   FK_TRY(ValidateAppId(app));
   FK_TRY(ValidateRecordName(name));
+  // A taken name is refused before the generation too, so asking again and again for an RSA
+  // key under an existing name costs nothing.
+  for (const RecordInfo& key : FK_TRY(List(app))) {
+    if (key.name == name) return Fail(ErrorCode::kConflict, KeyName(app, name) + " already exists");
+  }
   Material material;
   material.algorithm = algorithm;
   if (auto type = AsymmetricType(algorithm)) {
@@ -168,10 +200,11 @@ Result<KeyInfo> KeyService::Import(std::string_view app, std::string_view name,
                 context + ": " + message.substr(0, message.find(": error:")));
   }
   if (!key) return Fail(std::move(key).error().With(context));
-  if (key->type() == crypto::KeyType::kRsa && key->Public().bits() < kMinRsaBits) {
-    return Fail(ErrorCode::kInvalidInput, context + ": an RSA key of " +
-                                              std::to_string(key->Public().bits()) +
-                                              " bits is too small (minimum 2048)");
+  if (key->type() == crypto::KeyType::kRsa &&
+      (key->Public().bits() < kMinRsaBits || key->Public().bits() > kMaxRsaBits)) {
+    return Fail(ErrorCode::kInvalidInput,
+                context + ": an RSA key of " + std::to_string(key->Public().bits()) +
+                    " bits is outside 2048-4096 (larger keys make every signature slow)");
   }
   Material material;
   material.algorithm = AlgorithmOf(key->type());
@@ -191,7 +224,9 @@ Result<std::vector<RecordInfo>> KeyService::List(std::string_view app) {
 }
 
 Status KeyService::Delete(std::string_view app, std::string_view name) {
-  return store_.Delete(app, RecordKind::kKey, name);
+  FK_TRY(store_.Delete(app, RecordKind::kKey, name));
+  Forget(app, name);
+  return {};
 }
 
 Result<std::string> KeyService::Sign(std::string_view app, std::string_view name,
@@ -204,14 +239,19 @@ Result<std::string> KeyService::Sign(std::string_view app, std::string_view name
   return material.private_key->Sign(message);
 }
 
-Status KeyService::Verify(std::string_view app, std::string_view name, std::string_view message,
-                          std::string_view signature) {
+Result<bool> KeyService::Verify(std::string_view app, std::string_view name,
+                                std::string_view message, std::string_view signature) {
   Material material = FK_TRY(Load(app, name));
   if (!material.private_key) {
     return Fail(ErrorCode::kInvalidInput,
                 KeyName(app, name) + " is an AES key: it does not verify signatures");
   }
-  return material.private_key->Public().Verify(message, signature);
+  // Only now is kIntegrity the signature's: a tampered key record failed in Load above.
+  Status verified = material.private_key->Public().Verify(message, signature);
+  if (!verified && verified.error().code() != ErrorCode::kIntegrity) {
+    return Fail(std::move(verified).error());
+  }
+  return verified.has_value();
 }
 
 Result<std::string> KeyService::Encrypt(std::string_view app, std::string_view name,

@@ -13,17 +13,22 @@
 // or the 32 raw bytes of an AES key). It is authenticated by the store, and parsed only after.
 #pragma once
 
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
+#include "crypto/keys.h"
 #include "node/sss/secure_store.h"
 
 namespace fogkeep::node::sss {
 
 enum class KeyAlgorithm {
-  kRsa = 1,  // generated at 3072 bits; imported at 2048 bits or more
+  kRsa = 1,  // generated at 3072 bits; imported at 2048 to 4096 bits
   kEcdsaP256 = 2,
   kEd25519 = 3,
   kAes256 = 4,
@@ -46,7 +51,7 @@ class KeyService {
   // Creates a new key named `name`. kConflict when the app already has a key of that name
   // (delete it first: a key is never replaced by accident).
   Result<KeyInfo> Generate(std::string_view app, std::string_view name, KeyAlgorithm algorithm);
-  // Stores an unencrypted PEM private key (PKCS#8 or traditional): RSA of at least 2048 bits,
+  // Stores an unencrypted PEM private key (PKCS#8 or traditional): RSA of 2048 to 4096 bits,
   // ECDSA P-256 or Ed25519. kInvalidInput, saying why, for anything else; kConflict as above.
   Result<KeyInfo> Import(std::string_view app, std::string_view name,
                          std::string_view private_key_pem);
@@ -57,9 +62,10 @@ class KeyService {
 
   // The signature of `message` (kInvalidInput for an AES key).
   Result<std::string> Sign(std::string_view app, std::string_view name, std::string_view message);
-  // OK when `signature` verifies; kIntegrity when it does not.
-  Status Verify(std::string_view app, std::string_view name, std::string_view message,
-                std::string_view signature);
+  // Whether `signature` verifies. Errors are the key's (missing, tampered, an AES key), never
+  // the signature's.
+  Result<bool> Verify(std::string_view app, std::string_view name, std::string_view message,
+                      std::string_view signature);
   // nonce || ciphertext || tag of `plaintext` under the AES key `name`, binding `aad`.
   Result<std::string> Encrypt(std::string_view app, std::string_view name,
                               std::string_view plaintext, std::string_view aad);
@@ -67,12 +73,30 @@ class KeyService {
   Result<std::string> Decrypt(std::string_view app, std::string_view name, std::string_view sealed,
                               std::string_view aad);
 
+  // Drops the parsed keys it keeps of `app` (of its key `name` only, when given): after the
+  // app's records are destroyed, nothing of its keys stays in memory either.
+  void Forget(std::string_view app, std::optional<std::string_view> name = std::nullopt);
+
  private:
   struct Material;  // a decoded key record (keys.cc)
   Result<Material> Load(std::string_view app, std::string_view name);
   Result<KeyInfo> Store(std::string_view app, std::string_view name, const Material& material);
 
   SecureStore& store_;
+
+  // Parsed asymmetric keys by (app, name, SHA-256 of the record): parsing a PEM key costs
+  // about fifteen times an ECDSA signature. Every operation still reads the record from the
+  // store, which authenticates it; the cache spares only the parse, and a record that changed
+  // misses it. At most kParsedKeys, oldest out first.
+  struct ParsedKey {
+    std::string app;
+    std::string name;
+    std::string digest;
+    crypto::PrivateKey key;
+  };
+  static constexpr std::size_t kParsedKeys = 64;
+  std::mutex parsed_mu_;
+  std::deque<ParsedKey> parsed_;  // guarded by parsed_mu_
 };
 
 }  // namespace fogkeep::node::sss

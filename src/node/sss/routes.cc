@@ -1,6 +1,8 @@
 #include "node/sss/routes.h"
 
+#include <charconv>
 #include <chrono>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -121,8 +123,21 @@ Result<Response> ListKeys(StorageServices& s, const std::string& app, Request&) 
   return Json(ToWire(RecordKind::kKey, FK_TRY(s.keys.List(app))));
 }
 
+// Wipes a request's body however the handler returns: it may hold a private key or plaintext.
+class WipeBody {
+ public:
+  explicit WipeBody(Request& request) : request_(request) {}
+  ~WipeBody() { crypto::Wipe(request_.body); }
+  WipeBody(const WipeBody&) = delete;
+  WipeBody& operator=(const WipeBody&) = delete;
+
+ private:
+  Request& request_;
+};
+
 // Generates or imports: exactly one of the two fields says which.
 Result<Response> PutKey(StorageServices& s, const std::string& app, Request& request) {
+  const WipeBody wipe(request);
   auto body = FK_TRY(ParseBody<api::SssKeyRequest>(request));
   const std::string_view name = request.Param("name");
   if (body.algorithm.empty() == body.private_key_pem.empty()) {
@@ -136,7 +151,6 @@ Result<Response> PutKey(StorageServices& s, const std::string& app, Request& req
   }
   Result<KeyInfo> imported = s.keys.Import(app, name, body.private_key_pem);
   crypto::Wipe(body.private_key_pem);
-  crypto::Wipe(request.body);
   return Json(ToWire(FK_TRY(std::move(imported))), 201);
 }
 
@@ -160,16 +174,12 @@ Result<Response> Verify(StorageServices& s, const std::string& app, Request& req
   auto body = FK_TRY(ParseBody<api::SssVerifyRequest>(request));
   const std::string data = FK_TRY(Decode(body.data, "data"));
   const std::string signature = FK_TRY(Decode(body.signature, "signature"));
-  Status verified = s.keys.Verify(app, request.Param("name"), data, signature);
-  // A signature that does not verify is an answer, not an error; a missing key or an AES
-  // key still is one.
-  if (!verified && verified.error().code() != ErrorCode::kIntegrity) {
-    return Fail(std::move(verified).error());
-  }
-  return Json(api::SssVerification{verified.has_value()});
+  return Json(
+      api::SssVerification{FK_TRY(s.keys.Verify(app, request.Param("name"), data, signature))});
 }
 
 Result<Response> Encrypt(StorageServices& s, const std::string& app, Request& request) {
+  const WipeBody wipe(request);
   auto body = FK_TRY(ParseBody<api::SssEncryptRequest>(request));
   std::string plaintext = FK_TRY(Decode(body.plaintext, "plaintext"));
   const std::string aad = FK_TRY(Decode(body.aad, "aad"));
@@ -250,12 +260,17 @@ std::uint64_t MaxBody(BodyLimit limit, const Quotas& quotas) {
   return kNoBody;
 }
 
-// Registers every route of `audience` under `prefix`, each running `operation` for the app
-// `resolve` names.
-using ResolveApp = std::function<Result<std::string>(const Request&)>;
+// The app a request is for, admitted by the gate (held until the operation returns).
+struct Admitted {
+  std::string app;
+  AppGate::Pass pass;
+};
+using Admit = std::function<Result<Admitted>(StorageServices&, const Request&)>;
 
+// Registers every route of `audience` under `prefix`, each running `operation` for the app
+// `admit` names and admits.
 Status Register(net::Router& router, const std::shared_ptr<StorageServices>& services,
-                std::string_view prefix, bool admin, const ResolveApp& resolve) {
+                std::string_view prefix, bool admin, const Admit& admit) {
   if (!services) return Fail(ErrorCode::kInvalidInput, "no storage service to serve");
   for (const OperationRoute& route : kRoutes) {
     if (admin && route.audience == Audience::kAppOnly) continue;
@@ -274,43 +289,72 @@ Status Register(net::Router& router, const std::shared_ptr<StorageServices>& ser
     const Operation operation = route.operation;
     FK_TRY(router.Add(route.method, std::string(prefix) + std::string(route.path),
                       std::move(options),
-                      [services, operation, resolve](Request& request) -> Result<Response> {
-                        const std::string app = FK_TRY(resolve(request));
-                        return operation(*services, app, request);
+                      [services, operation, admit](Request& request) -> Result<Response> {
+                        // Which record, for the audit trail (an app's own calls are not
+                        // audited; the note goes nowhere then).
+                        if (!request.Param("name").empty()) {
+                          request.audit_note = "name=" + std::string(request.Param("name"));
+                        }
+                        const Admitted admitted = FK_TRY(admit(*services, request));
+                        return operation(*services, admitted.app, request);
                       }));
   }
   return {};
 }
 
+// "<app>@<epoch>" → (app, epoch); nullopt for anything else.
+std::optional<std::pair<std::string, std::uint64_t>> ParseSocketIdentity(std::string_view text) {
+  const std::size_t at = text.rfind('@');
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  std::uint64_t epoch = 0;
+  const std::string_view digits = text.substr(at + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), epoch);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(text.substr(0, at)), epoch};
+}
+
 }  // namespace
 
+std::string SocketIdentity(std::string_view app, std::uint64_t epoch) {
+  return std::string(app) + "@" + std::to_string(epoch);
+}
+
 Result<net::Principal> ListenerAuthenticator::Authenticate(const net::Request& request) {
-  if (request.peer.transport != net::Peer::Transport::kUnix ||
-      request.peer.listener_identity.empty()) {
+  auto identity = ParseSocketIdentity(request.peer.listener_identity);
+  if (request.peer.transport != net::Peer::Transport::kUnix || !identity) {
     return Fail(ErrorCode::kUnauthenticated, "this socket belongs to no app");
   }
-  return net::Principal{.id = request.peer.listener_identity, .mechanism = "socket", .roles = {}};
+  return net::Principal{.id = identity->first, .mechanism = "socket", .roles = {}};
 }
 
 Status RegisterAppStorageRoutes(net::Router& router, std::shared_ptr<StorageServices> services) {
   return Register(router, services, "/v1", /*admin=*/false,
-                  [](const Request& request) -> Result<std::string> {
-                    if (!request.principal) {
-                      return Fail(ErrorCode::kUnauthenticated, "no app behind this request");
+                  [](StorageServices& s, const Request& request) -> Result<Admitted> {
+                    auto identity = ParseSocketIdentity(request.peer.listener_identity);
+                    if (!identity) {
+                      return Fail(ErrorCode::kUnauthenticated, "this socket belongs to no app");
                     }
-                    return request.principal->id;
+                    auto& [app, epoch] = *identity;
+                    AppGate::Pass pass =
+                        FK_TRY(s.gate.Enter(app, epoch, kMaxOperationsInFlightPerApp));
+                    return Admitted{std::move(app), std::move(pass)};
                   });
 }
 
 Status RegisterAdminStorageRoutes(net::Router& router, std::shared_ptr<StorageServices> services,
                                   AppExists app_exists) {
-  return Register(
-      router, services, "/api/v1/apps/{id}/sss", /*admin=*/true,
-      [app_exists = std::move(app_exists)](const Request& request) -> Result<std::string> {
-        std::string app(request.Param("id"));
-        if (app_exists) FK_TRY(app_exists(app));
-        return app;
-      });
+  return Register(router, services, "/api/v1/apps/{id}/sss", /*admin=*/true,
+                  [app_exists = std::move(app_exists)](StorageServices& s,
+                                                       const Request& request) -> Result<Admitted> {
+                    std::string app(request.Param("id"));
+                    // Admitted first: an uninstall that starts after the check below waits
+                    // for this operation before it destroys the app.
+                    AppGate::Pass pass = FK_TRY(s.gate.Enter(app, std::nullopt, 0));
+                    if (app_exists) FK_TRY(app_exists(app));
+                    return Admitted{std::move(app), std::move(pass)};
+                  });
 }
 
 }  // namespace fogkeep::node::sss

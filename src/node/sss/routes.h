@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "net/router.h"
+#include "node/sss/app_gate.h"
 #include "node/sss/certificates.h"
 #include "node/sss/keys.h"
 #include "node/sss/secure_store.h"
@@ -32,15 +33,25 @@ struct StorageServices {
   std::shared_ptr<SecureStore> store;
   KeyService keys;
   CertificateService certificates;
+  // Every operation of either API passes it; AppSockets::Remove closes an app through it.
+  AppGate gate;
 };
+
+// Operations of one app, over its socket, running at once; more are answered 503, so one
+// app cannot hold every worker of the node's storage service.
+inline constexpr std::size_t kMaxOperationsInFlightPerApp = 2;
+
+// The identity of an app's socket listener for its opening `epoch` (AppGate::Open):
+// "<app>@<epoch>". The app routes admit a request only for the app's current opening.
+std::string SocketIdentity(std::string_view app, std::uint64_t epoch);
 
 // The permission every route of an app's socket declares. Only ListenerAuthenticator grants
 // it, and the socket's server has no other authenticator: it names the route's audience
 // rather than a role's right.
 inline constexpr std::string_view kAppSocketPermission = "sss.app";
 
-// Authenticates a request by the Unix listener it came through: the principal is the
-// listener's identity (the app id), mechanism "socket". kUnauthenticated without one. The
+// Authenticates a request by the Unix listener it came through: the principal is the app its
+// identity (SocketIdentity) names, mechanism "socket". kUnauthenticated without one. The
 // listener itself refuses peers outside the app's uid range before any request is read.
 class ListenerAuthenticator final : public net::Authenticator {
  public:

@@ -52,8 +52,9 @@ Result<StorageSettings> ParseStorageSettings(const yaml::Node& node, StorageSett
     } else if (key == "max-bytes") {
       settings.quotas.max_total_bytes = FK_TRY(Positive(v, where, 1ull << 40));
     } else if (key == "max-record-bytes") {
-      // One record travels in one request body (base64 in JSON for the key operations).
-      settings.quotas.max_record_bytes = FK_TRY(Positive(v, where, 64ull << 20));
+      // One record travels in one request body: as base64 in JSON for the key operations,
+      // whose JSON documents are parsed up to 8 MiB (api::ParseJson).
+      settings.quotas.max_record_bytes = FK_TRY(Positive(v, where, 6ull << 20));
     } else {
       return Fail(ErrorCode::kInvalidInput, where + ": unknown key");
     }
