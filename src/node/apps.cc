@@ -218,6 +218,7 @@ std::string Apps::TrustDir() const { return config_.data_dir + "/trust"; }
 std::string Apps::CgroupPath(const std::string& id) const {
   return config_.cgroup_parent + "/" + id;
 }
+
 Status Apps::MakeMountPoints(const std::string& staging, std::uint32_t owner) const {
   if (!config_.endpoints) return {};
   const std::string rootfs = staging + "/rootfs";
