@@ -206,11 +206,20 @@ class Shim {
       if (out_.valid()) fds[n++] = {out_.get(), POLLIN, 0};
       if (err_.valid()) fds[n++] = {err_.get(), POLLIN, 0};
       if (init_pidfd_.valid() && !ended_) fds[n++] = {init_pidfd_.get(), POLLIN, 0};
-      int timeout_ms = drain_deadline ? 100 : -1;
+      // Without a pidfd (the init was gone before it could be opened) nothing wakes the
+      // shim when the init ends unseen, so it looks now and then (InitGone below).
+      const int timeout_ms = drain_deadline ? 100 : (init_pidfd_.valid() ? -1 : 1000);
       if (::poll(fds, n, timeout_ms) < 0) {
         if (errno == EINTR) continue;
         Note(config_, ErrnoMessage("poll", errno));
         break;
+      }
+      if (!ended_ && !init_pidfd_.valid() && InitGone()) {
+        ReapAll();
+        if (!ended_) {
+          record_.error = "the container's init ended unseen; exit status unknown";
+          ended_ = true;
+        }
       }
       for (nfds_t i = 0; i < n; ++i) {
         if (fds[i].revents == 0) continue;
@@ -250,6 +259,9 @@ class Shim {
       }
     }
   }
+
+  // Whether the init's pid names no process any more (a zombie still counts as there).
+  bool InitGone() const { return record_.pid > 0 && ::kill(record_.pid, 0) != 0 && errno == ESRCH; }
 
   // Collects every ended child: the init, and any orphan re-parented to the shim.
   void ReapAll() {
