@@ -40,24 +40,6 @@ void Check(const Status& status) {
   if (!status) ReportError(status.error());
 }
 
-// Control characters (a hostile path or token in a record) are shown escaped, so that a
-// record can never drive the terminal of whoever reads it.
-std::string Printable(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out;
-}
-
 // "30m", "2h", "7d" before now, or a time NormalizeTime accepts.
 Result<std::string> TimeArgument(const std::string& text, std::string_view flag) {
   if (text.size() >= 2) {
@@ -194,19 +176,7 @@ Status List(const AuditArgs& a) {
                     Printable(r.source), Printable(r.action), Printable(r.target),
                     Printable(r.result), Printable(r.detail)});
   }
-  std::vector<std::size_t> widths(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i + 1 < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << "\n";
-  }
+  PrintTable(rows);
   const json::value* matched = object->if_contains("matched");
   if (matched != nullptr && matched->is_number() &&
       matched->to_number<double>() > static_cast<double>(rows.size() - 1)) {

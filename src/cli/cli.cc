@@ -25,6 +25,7 @@ int Run(int argc, char** argv) {
   AddAppCommands(app);
   AddNodeCommands(app);
   AddAuditCommands(app);
+  AddStorageCommands(app);
   AddLoginCommands(app);
   try {
     app.parse(argc, argv);

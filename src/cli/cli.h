@@ -12,12 +12,13 @@ namespace fogkeep::cli {
 int Run(int argc, char** argv);
 
 // Registration of each subcommand group (pki.cc, package.cc, app.cc, node.cc, audit.cc,
-// login.cc).
+// storage.cc, login.cc).
 void AddPkiCommands(CLI::App& app);
 void AddPackageCommands(CLI::App& app);
 void AddAppCommands(CLI::App& app);
 void AddNodeCommands(CLI::App& app);
 void AddAuditCommands(CLI::App& app);
+void AddStorageCommands(CLI::App& app);
 void AddLoginCommands(CLI::App& app);  // login, logout
 
 }  // namespace fogkeep::cli

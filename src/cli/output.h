@@ -6,17 +6,29 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
 namespace fogkeep::cli {
 
-// Records a failed command: prints the error and remembers exit code 1.
+// Records a failed command: prints the error on one line, control characters escaped, and
+// remembers exit code 1.
 void ReportError(const Error& error);
 // Prints a JSON value (pretty enough for humans, one document for scripts).
 void PrintJson(const boost::json::value& value);
 int ExitCode();
 void SetExitCode(int code);
+
+// Text from outside (a node's answer, an audit record) as it may reach a terminal: control
+// characters are shown as \xNN, so that such text can never drive the terminal of whoever
+// reads it.
+std::string Printable(std::string_view text);
+// The same, keeping line breaks, for multi-line text such as PEM.
+std::string PrintableLines(std::string_view text);
+// Prints rows as columns two spaces apart (the first row is usually the header), without
+// trailing blanks. Cells are printed as they are: pass text from outside through Printable.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 // "2026-11-25T20:15:00Z"
 std::string FormatTime(std::chrono::system_clock::time_point t);

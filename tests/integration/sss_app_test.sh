@@ -126,6 +126,107 @@ jq -e --arg id "$A" '[.records[] | select(.action == "sss.objects.put" and .targ
 jq -e --arg id "$A" '[.records[] | select(.action == "sss.objects.get" and .target == $id and .result == "200")] | length == 1' \
   "$WORK/.stdout" >/dev/null || fail "the admin's read is not in the audit trail: $(cat "$WORK/.stdout")"
 
+# ---- the same view through `fogkeep storage` (after the audit counts above) -----------------
+# expect_usage DESC CMD...: CMD must stop at a usage error (exit 2) before any request.
+expect_usage() {
+  local desc=$1 rc=0; shift
+  "$@" >"$WORK/.stdout" 2>"$WORK/.stderr" || rc=$?
+  [ "$rc" -eq 2 ] || { cat "$WORK/.stderr" >&2; fail "$desc: expected exit 2, got $rc"; }
+  pass
+}
+expect_ok "storage list" "$FOGKEEP" storage list "$A" "${L[@]}"
+head -1 "$WORK/.stdout" | grep -qE '^KIND +NAME +VERSION +SIZE$' || fail "storage list header: $(cat "$WORK/.stdout")"
+for row in 'object +run-count' 'certificate +demo-cert' 'key +demo-key'; do
+  grep -qE "^$row +[0-9]+ +[0-9]+$" "$WORK/.stdout" || fail "storage list lacks '$row': $(cat "$WORK/.stdout")"
+done
+pass
+expect_ok "storage list --kind --json" "$FOGKEEP" storage list "$A" --kind keys --json "${L[@]}"
+jq -e '(.keys | map(.name) | index("demo-key")) != null and (has("objects") | not)' "$WORK/.stdout" >/dev/null ||
+  fail "storage list --json: $(cat "$WORK/.stdout")"
+expect_ok "storage get object" "$FOGKEEP" storage get "$A" object run-count "${L[@]}"
+[ "$(cat "$WORK/.stdout")" = 4 ] || fail "storage get run-count: $(cat "$WORK/.stdout")"
+expect_ok "storage get key" "$FOGKEEP" storage get "$A" key demo-key "${L[@]}"
+grep -qE '^Algorithm +ecdsa-p256$' "$WORK/.stdout" && grep -q 'BEGIN PUBLIC KEY' "$WORK/.stdout" ||
+  fail "storage get key: $(cat "$WORK/.stdout")"
+grep -q PRIVATE "$WORK/.stdout" && fail "storage get key shows private material"
+# The public key the CLI shows is the one the app signed with.
+sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' "$WORK/.stdout" >cli-pub.pem
+[ "$(openssl pkey -pubin -in cli-pub.pem -outform der | sha256sum)" = "$(openssl pkey -pubin -in pub.pem -outform der | sha256sum)" ] ||
+  fail "storage get key: not the app's public key"
+pass
+expect_ok "storage get key --json" "$FOGKEEP" storage get "$A" keys demo-key --json "${L[@]}"
+jq -e '.name == "demo-key" and (.public_key_pem | test("PUBLIC KEY")) and (keys | sort == ["algorithm", "name", "public_key_pem"])' \
+  "$WORK/.stdout" >/dev/null || fail "storage get key --json: $(cat "$WORK/.stdout")"
+# Binary objects travel byte-exact, from a file and from standard input, to a file and stdout.
+head -c 1000 /dev/urandom >blob.bin
+expect_ok "storage put object" "$FOGKEEP" storage put "$A" object blob.bin blob.bin "${L[@]}"
+grep -qE '^Stored object blob.bin of app .*: version [0-9]+, 1000 bytes$' "$WORK/.stdout" ||
+  fail "storage put object: $(cat "$WORK/.stdout")"
+expect_ok "storage get object -o" "$FOGKEEP" storage get "$A" objects blob.bin -o blob.out "${L[@]}"
+cmp -s blob.bin blob.out || fail "storage get -o: not the bytes stored"
+[ "$(stat -c %a blob.out)" = 600 ] || fail "storage get -o: mode $(stat -c %a blob.out)"
+"$FOGKEEP" storage get "$A" object blob.bin "${L[@]}" >blob.stdout || fail "storage get object to stdout"
+cmp -s blob.bin blob.stdout || fail "storage get to stdout: not the bytes stored"
+expect_ok "storage put object from stdin" "$FOGKEEP" storage put "$A" object from-stdin - --json "${L[@]}" <blob.bin
+jq -e '.name == "from-stdin" and .size == 1000' "$WORK/.stdout" >/dev/null || fail "put from stdin: $(cat "$WORK/.stdout")"
+expect_ok "storage get object --json" "$FOGKEEP" storage get "$A" object from-stdin --json "${L[@]}"
+jq -r .data "$WORK/.stdout" | base64 -d | cmp -s blob.bin - || fail "storage get --json: not the bytes stored"
+pass
+# A certificate from a PEM file: the node's summary matches openssl's, and --pem gives it back.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ops.key -out ops.pem \
+  -days 2 -subj "/CN=ops-cert-$$" 2>/dev/null
+expect_ok "storage put certificate" "$FOGKEEP" storage put "$A" certificate ops-cert ops.pem "${L[@]}"
+grep -q "ops-cert-$$" "$WORK/.stdout" && grep -qE '^Valid now +yes$' "$WORK/.stdout" ||
+  fail "storage put certificate: $(cat "$WORK/.stdout")"
+expect_ok "storage get certificate" "$FOGKEEP" storage get "$A" certificate ops-cert "${L[@]}"
+fingerprint=$(openssl x509 -in ops.pem -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)
+grep -qE "^SHA-256 +$fingerprint$" "$WORK/.stdout" && grep -qE '^Subject +.*ops-cert-'"$$" "$WORK/.stdout" ||
+  fail "storage get certificate (want $fingerprint): $(cat "$WORK/.stdout")"
+expect_ok "storage get certificate --pem" "$FOGKEEP" storage get "$A" certificate ops-cert --pem "${L[@]}"
+[ "$(openssl x509 -in "$WORK/.stdout" -outform der | sha256sum)" = "$(openssl x509 -in ops.pem -outform der | sha256sum)" ] ||
+  fail "storage get certificate --pem: $(cat "$WORK/.stdout")"
+expect_ok "storage get certificate --json" "$FOGKEEP" storage get "$A" certificate ops-cert --json "${L[@]}"
+jq -e --arg f "$fingerprint" '.fingerprint_sha256 == $f and .valid_now == true' "$WORK/.stdout" >/dev/null ||
+  fail "storage get certificate --json: $(cat "$WORK/.stdout")"
+pass
+# Keys: imported from a file (the node hands back the public part only) or generated.
+openssl genpkey -algorithm ed25519 -out ops-key.pem 2>/dev/null
+expect_ok "storage put key --import" "$FOGKEEP" storage put "$A" key ops-key --import ops-key.pem --json "${L[@]}"
+[ "$(jq -r .public_key_pem "$WORK/.stdout")" = "$(openssl pkey -in ops-key.pem -pubout)" ] && ! grep -q PRIVATE "$WORK/.stdout" ||
+  fail "storage put key --import: $(cat "$WORK/.stdout")"
+expect_ok "storage put key --algorithm" "$FOGKEEP" storage put "$A" key ops-aes --algorithm aes-256 "${L[@]}"
+grep -qE '^Algorithm +aes-256$' "$WORK/.stdout" || fail "storage put key --algorithm: $(cat "$WORK/.stdout")"
+expect_refused "a key name taken" "^fogkeep: put key ops-aes of app $A: .*already exists" \
+  "$FOGKEEP" storage put "$A" key ops-aes --algorithm ed25519 "${L[@]}"
+expect_refused "an import that is not PEM" "blob.bin is not a PEM private key" \
+  "$FOGKEEP" storage put "$A" key ops-bad --import blob.bin "${L[@]}"
+# Delete, and the record is gone; the delete is on the record as the reads and writes were.
+expect_ok "storage delete" "$FOGKEEP" storage delete "$A" object blob.bin "${L[@]}"
+expect_refused "get a deleted object" "^fogkeep: get object blob.bin of app $A: .*no " \
+  "$FOGKEEP" storage get "$A" object blob.bin "${L[@]}"
+expect_refused "an unknown app" "^fogkeep: list the objects of app no-such-app-$$: no app no-such-app-$$$" \
+  "$FOGKEEP" storage list "no-such-app-$$" "${L[@]}"
+expect_ok "audit of the CLI's delete" "$FOGKEEP" audit list --json --action sss.objects.delete "${L[@]}"
+jq -e --arg id "$A" '[.records[] | select(.target == $id and .result == "204" and (.detail | test("blob.bin")))] | length == 1' \
+  "$WORK/.stdout" >/dev/null || fail "the CLI's delete is not in the audit trail: $(cat "$WORK/.stdout")"
+# Usage errors stop before any request: an audit trail that does not grow shows it.
+expect_ok "audit before usage errors" "$FOGKEEP" audit list --json --action 'sss.*' --limit 1000 "${L[@]}"
+audited=$(jq '.records | length' "$WORK/.stdout")
+expect_usage "a bad kind" "$FOGKEEP" storage get "$A" secret run-count "${L[@]}"
+grep -q 'unknown kind "secret"' "$WORK/.stderr" || fail "bad kind: $(cat "$WORK/.stderr")"
+expect_usage "a bad --kind" "$FOGKEEP" storage list "$A" --kind blobs "${L[@]}"
+expect_usage "a bad name" "$FOGKEEP" storage get "$A" object 'a/b' "${L[@]}"
+grep -q 'A-Za-z0-9_.-' "$WORK/.stderr" || fail "bad name: $(cat "$WORK/.stderr")"
+expect_usage "a dot-dot name" "$FOGKEEP" storage delete "$A" object .. "${L[@]}"
+expect_usage "a name too long" "$FOGKEEP" storage get "$A" object "$(printf 'x%.0s' $(seq 129))" "${L[@]}"
+expect_usage "a key without --algorithm or --import" "$FOGKEEP" storage put "$A" key k "${L[@]}"
+expect_usage "an object without FILE" "$FOGKEEP" storage put "$A" object o "${L[@]}"
+expect_usage "-o for a key" "$FOGKEEP" storage get "$A" key demo-key -o out "${L[@]}"
+expect_usage "an unknown algorithm" "$FOGKEEP" storage put "$A" key k --algorithm dsa "${L[@]}"
+expect_ok "audit after usage errors" "$FOGKEEP" audit list --json --action 'sss.*' --limit 1000 "${L[@]}"
+[ "$(jq '.records | length' "$WORK/.stdout")" = "$audited" ] || fail "a usage error reached the node"
+pass
+
 # ---- uninstall shreds: the same id starts from nothing ---------------------------------------
 for verb in stop deactivate uninstall; do expect_ok "$verb A" "$FOGKEEP" app "$verb" "$A" "${L[@]}"; done
 [ -e "$DATA/sss/sockets/$A" ] && fail "A's socket directory outlived it"
