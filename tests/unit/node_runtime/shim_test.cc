@@ -43,8 +43,11 @@ std::string Replace(std::string text, std::string_view from, const std::string& 
 class ShimTest : public ::testing::Test {
  protected:
   // A runtime whose `create` starts `app` (a shell snippet) in the background, holding the
-  // container's stdio, and whose `start` lets it run; `run` does both.
-  void WriteRuntime(const std::string& app, bool create_fails = false) {
+  // container's stdio, and whose `start` lets it run; `run` does both. The "init" starts only
+  // once the runtime script has exited, as with runc: a shell reaps background children that
+  // end while it still runs. With `runtime_reaps`, it does exactly that: the init runs at
+  // once and the runtime waits for it, so its end never reaches the shim.
+  void WriteRuntime(const std::string& app, bool create_fails = false, bool runtime_reaps = false) {
     std::string text = R"(#!/bin/sh
 echo "$*" >> DIR/calls
 pidfile=
@@ -61,14 +64,19 @@ case "$*" in
       echo '{"level":"error","msg":"cannot set up the container"}' >> "$log"; exit 1
     fi
     case "$*" in *" run "*) touch DIR/started ;; esac
-    /bin/sh -c 'while [ ! -e DIR/started ]; do sleep 0.02; done; APP' &
-    echo $! > "$pidfile" ;;
+    /bin/sh -c 'GATE
+      while [ ! -e DIR/started ]; do sleep 0.02; done; APP' &
+    echo $! > "$pidfile"
+    REAP ;;
   *" start "*) touch DIR/started ;;
 esac
 exit 0
 )";
     text = Replace(text, "DIR", dir_.path());
     text = Replace(text, "FAILS", create_fails ? "yes" : "no");
+    text = Replace(text, "GATE",
+                   runtime_reaps ? "true" : "while kill -0 '$$' 2>/dev/null; do sleep 0.01; done");
+    text = Replace(text, "REAP", runtime_reaps ? "wait" : "true");
     text = Replace(text, "APP", app);
     ASSERT_TRUE(fs::WriteFileAtomic(dir_ / "runtime", text, 0755));
   }
@@ -109,13 +117,22 @@ TEST_F(ShimTest, CopiesOutputWaitsAndRecordsTheExit) {
   ASSERT_TRUE(pid_file);
 }
 
+TEST_F(ShimTest, AnInitReapedBehindItsBackEndsTheShimWithAnUnknownStatus) {
+  WriteRuntime("exit 5", /*create_fails=*/false, /*runtime_reaps=*/true);
+  ASSERT_EQ(RunShimInChild(Config()), 0);  // returns: the shim does not wait forever
+  auto record = ReadExitRecord(dir_ / "state");
+  ASSERT_TRUE(record) << record.error().message();
+  EXPECT_EQ(record->exit_code, -1);
+  EXPECT_NE(record->error.find("ended unseen"), std::string::npos) << record->error;
+}
+
 TEST_F(ShimTest, RecordsASignal) {
   WriteRuntime("kill -KILL $$");
   ASSERT_EQ(RunShimInChild(Config()), 0);
   auto record = ReadExitRecord(dir_ / "state");
   ASSERT_TRUE(record);
-  EXPECT_EQ(record->signal, SIGKILL);
-  EXPECT_EQ(record->exit_code, -1);
+  EXPECT_EQ(record->signal, SIGKILL) << record->error;
+  EXPECT_EQ(record->exit_code, -1) << record->error;
 }
 
 TEST_F(ShimTest, ReportsReadinessAndCreateFailureThroughTheReadyPipe) {
