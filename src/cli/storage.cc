@@ -157,18 +157,6 @@ bool HasTerminalControls(std::string_view bytes) {
   });
 }
 
-// Wipes a string however the function holding it returns: it may hold a private key.
-class WipeOnReturn {
- public:
-  explicit WipeOnReturn(std::string& secret) : secret_(secret) {}
-  ~WipeOnReturn() { crypto::Wipe(secret_); }
-  WipeOnReturn(const WipeOnReturn&) = delete;
-  WipeOnReturn& operator=(const WipeOnReturn&) = delete;
-
- private:
-  std::string& secret_;
-};
-
 // Reads a private key's PEM into `out` (empty), sized once up front so that no reallocation
 // leaves a copy in freed memory. `out` may hold key bytes on failure too: the caller wipes it.
 Status ReadKeyFile(const std::string& path, std::string* out) {
@@ -371,12 +359,12 @@ Status RunGet(const StorageArgs& a) {
 Result<api::SssKey> PutKey(NodeClient& client, const StorageArgs& a) {
   const std::string subject = Subject(Kind::kKey, a.name, a.app);
   std::string body;
-  const WipeOnReturn wipe_body(body);
+  const crypto::WipeOnExit wipe_body(body);
   if (!a.algorithm.empty()) {
     body = api::ToJsonText(api::SssKeyRequest{.algorithm = a.algorithm, .private_key_pem = {}});
   } else {
     std::string pem;
-    const WipeOnReturn wipe_pem(pem);
+    const crypto::WipeOnExit wipe_pem(pem);
     FK_TRY_CTX(ReadKeyFile(a.import, &pem), "--import");
     body = KeyImportBody(pem);
   }

@@ -55,4 +55,17 @@ std::string RandomBytes(std::size_t n);
 // plaintexts that must not linger in freed memory.
 void Wipe(std::string& secret);
 
+// Wipes `secret` when the scope ends, on every path out (a request body that held a private
+// key, a key being unsealed). The string must outlive the guard.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& secret) : secret_(secret) {}
+  ~WipeOnExit() { Wipe(secret_); }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::string& secret_;
+};
+
 }  // namespace fogkeep::crypto

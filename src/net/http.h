@@ -150,6 +150,13 @@ struct Response {
   static Response Stream(std::string content_type, StreamProducer producer);
 };
 
+// The answer carrying a wire type (api/*.h) as JSON. ToJsonText is found in the wire type's
+// own namespace, so net stays free of the api module.
+template <typename Wire>
+Response JsonResponse(const Wire& wire, int status = 200) {
+  return Response::Json(ToJsonText(wire), status);
+}
+
 // The one mapping from fogkeep error categories to HTTP status codes.
 int HttpStatus(ErrorCode code);
 // {"error": {"code": "<ErrorCodeName>", "message": "..."}} with HttpStatus(code). Messages of

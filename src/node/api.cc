@@ -15,6 +15,7 @@
 namespace fogkeep::node {
 namespace {
 
+using net::JsonResponse;
 using net::Method;
 using net::Request;
 using net::Response;
@@ -53,11 +54,6 @@ api::AppMetrics ToWire(const AppMetrics& m) {
                          m.pids,
                          m.oom_kills,
                          m.restarts};
-}
-
-template <typename T>
-Response JsonResponse(const T& wire, int status = 200) {
-  return Response::Json(api::ToJsonText(wire), status);
 }
 
 // Feeds a streamed request body to the package reader, remembering why the body failed (if

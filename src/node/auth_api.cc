@@ -23,20 +23,16 @@ using net::RouteOptions;
 // this much of it goes into the audit trail.
 constexpr std::size_t kMaxRecordedUserBytes = 128;
 
-std::int64_t UnixSeconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 api::SessionInfo ToWire(const auth::Session& s) {
   return api::SessionInfo{.id = s.id,
                           .user = s.user,
                           .role = s.role,
                           .backend = s.backend,
                           .source = s.source,
-                          .created = UnixSeconds(s.created),
-                          .last_used = UnixSeconds(s.last_used),
-                          .expires = UnixSeconds(s.expires),
-                          .session_expires = UnixSeconds(s.session_expires)};
+                          .created = api::UnixSeconds(s.created),
+                          .last_used = api::UnixSeconds(s.last_used),
+                          .expires = api::UnixSeconds(s.expires),
+                          .session_expires = api::UnixSeconds(s.session_expires)};
 }
 
 Response TokensResponse(const auth::IssuedTokens& issued) {
@@ -46,7 +42,7 @@ Response TokensResponse(const auth::IssuedTokens& issued) {
                           .refresh_token = issued.refresh_token,
                           .expires_in = std::max<std::int64_t>(left.count(), 0),
                           .session = ToWire(issued.session)};
-  Response response = Response::Json(api::ToJsonText(result));
+  Response response = net::JsonResponse(result);
   // Tokens must not be kept by caches on the way (RFC 6749, 5.1).
   response.headers.Set("Cache-Control", "no-store");
   return response;
@@ -134,8 +130,7 @@ class AuthApi {
 
   Result<Response> WhoAmI(Request& request) {
     const net::Principal& p = *request.principal;
-    return Response::Json(
-        api::ToJsonText(api::WhoAmI{.id = p.id, .mechanism = p.mechanism, .roles = p.roles}));
+    return net::JsonResponse(api::WhoAmI{.id = p.id, .mechanism = p.mechanism, .roles = p.roles});
   }
 
   Result<Response> Sessions(Request& request) {
@@ -145,7 +140,7 @@ class AuthApi {
     for (const auth::Session& s : FK_TRY(login_->sessions().List(user))) {
       list.sessions.push_back(ToWire(s));
     }
-    return Response::Json(api::ToJsonText(list));
+    return net::JsonResponse(list);
   }
 
   Result<Response> Revoke(Request& request) {

@@ -148,6 +148,20 @@ Result<KeyService::Material> KeyService::Load(std::string_view app, std::string_
   return material;
 }
 
+Result<KeyService::Material> KeyService::LoadFor(std::string_view app, std::string_view name,
+                                                 Use use, std::string_view verb) {
+  Material material = FK_TRY(Load(app, name));
+  if (use == Use::kSigning && !material.private_key) {
+    return Fail(ErrorCode::kInvalidInput,
+                KeyName(app, name) + " is an AES key: it does not " + std::string(verb));
+  }
+  if (use == Use::kEncryption && material.private_key) {
+    return Fail(ErrorCode::kInvalidInput, KeyName(app, name) + " is a signing key: only aes-256 " +
+                                              "keys " + std::string(verb));
+  }
+  return material;
+}
+
 void KeyService::Forget(std::string_view app, std::optional<std::string_view> name) {
   std::lock_guard lock(parsed_mu_);
   std::erase_if(parsed_, [&](const ParsedKey& parsed) {
@@ -231,21 +245,13 @@ Status KeyService::Delete(std::string_view app, std::string_view name) {
 
 Result<std::string> KeyService::Sign(std::string_view app, std::string_view name,
                                      std::string_view message) {
-  Material material = FK_TRY(Load(app, name));
-  if (!material.private_key) {
-    return Fail(ErrorCode::kInvalidInput,
-                KeyName(app, name) + " is an AES key: it encrypts and decrypts, it does not sign");
-  }
+  const Material material = FK_TRY(LoadFor(app, name, Use::kSigning, "sign"));
   return material.private_key->Sign(message);
 }
 
 Result<bool> KeyService::Verify(std::string_view app, std::string_view name,
                                 std::string_view message, std::string_view signature) {
-  Material material = FK_TRY(Load(app, name));
-  if (!material.private_key) {
-    return Fail(ErrorCode::kInvalidInput,
-                KeyName(app, name) + " is an AES key: it does not verify signatures");
-  }
+  const Material material = FK_TRY(LoadFor(app, name, Use::kSigning, "verify"));
   // Only now is kIntegrity the signature's: a tampered key record failed in Load above.
   Status verified = material.private_key->Public().Verify(message, signature);
   if (!verified && verified.error().code() != ErrorCode::kIntegrity) {
@@ -256,21 +262,13 @@ Result<bool> KeyService::Verify(std::string_view app, std::string_view name,
 
 Result<std::string> KeyService::Encrypt(std::string_view app, std::string_view name,
                                         std::string_view plaintext, std::string_view aad) {
-  Material material = FK_TRY(Load(app, name));
-  if (material.private_key) {
-    return Fail(ErrorCode::kInvalidInput,
-                KeyName(app, name) + " is a signing key: only aes-256 keys encrypt");
-  }
+  const Material material = FK_TRY(LoadFor(app, name, Use::kEncryption, "encrypt"));
   return crypto::AesGcmSeal(material.secret, plaintext, aad);
 }
 
 Result<std::string> KeyService::Decrypt(std::string_view app, std::string_view name,
                                         std::string_view sealed, std::string_view aad) {
-  Material material = FK_TRY(Load(app, name));
-  if (material.private_key) {
-    return Fail(ErrorCode::kInvalidInput,
-                KeyName(app, name) + " is a signing key: only aes-256 keys decrypt");
-  }
+  const Material material = FK_TRY(LoadFor(app, name, Use::kEncryption, "decrypt"));
   auto plaintext = crypto::AesGcmOpen(material.secret, sealed, aad);
   if (!plaintext)
     return Fail(std::move(plaintext).error().With("decrypt with " + KeyName(app, name)));

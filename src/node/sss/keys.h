@@ -80,6 +80,10 @@ class KeyService {
  private:
   struct Material;  // a decoded key record (keys.cc)
   Result<Material> Load(std::string_view app, std::string_view name);
+  // Load, refusing (kInvalidInput, naming `verb`) a key that cannot serve `use`.
+  enum class Use { kSigning, kEncryption };
+  Result<Material> LoadFor(std::string_view app, std::string_view name, Use use,
+                           std::string_view verb);
   Result<KeyInfo> Store(std::string_view app, std::string_view name, const Material& material);
 
   SecureStore& store_;

@@ -14,6 +14,7 @@
 namespace fogkeep::node::sss {
 namespace {
 
+using net::JsonResponse;
 using net::Method;
 using net::Request;
 using net::Response;
@@ -22,11 +23,6 @@ using net::Response;
 std::uint64_t JsonBodyLimit(const Quotas& quotas) { return quotas.max_record_bytes / 3 * 4 + 4096; }
 constexpr std::uint64_t kPemBodyLimit = 64 * 1024;
 constexpr std::uint64_t kNoBody = 0;
-
-template <typename T>
-Response Json(const T& wire, int status = 200) {
-  return Response::Json(api::ToJsonText(wire), status);
-}
 
 Response NoContent() {
   Response response;
@@ -48,10 +44,6 @@ Result<std::string> Decode(std::string_view text, std::string_view field) {
   return bytes;
 }
 
-std::int64_t UnixSeconds(crypto::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 api::SssRecordList ToWire(RecordKind kind, const std::vector<RecordInfo>& records) {
   api::SssRecordList list{.kind = std::string(RecordKindName(kind)), .records = {}};
   for (const RecordInfo& r : records) list.records.push_back({r.name, r.version, r.size});
@@ -65,8 +57,8 @@ api::SssCertificate ToWire(const CertificateInfo& c) {
                              .issuer = c.issuer,
                              .serial = c.serial_hex,
                              .fingerprint_sha256 = c.fingerprint,
-                             .not_before = UnixSeconds(c.not_before),
-                             .not_after = UnixSeconds(c.not_after),
+                             .not_before = api::UnixSeconds(c.not_before),
+                             .not_after = api::UnixSeconds(c.not_after),
                              .valid_now = c.valid_now};
 }
 
@@ -81,13 +73,13 @@ api::SssKey ToWire(const KeyInfo& k) {
 using Operation = Result<Response> (*)(StorageServices&, const std::string& app, Request&);
 
 Result<Response> ListObjects(StorageServices& s, const std::string& app, Request&) {
-  return Json(ToWire(RecordKind::kObject, FK_TRY(s.store->List(app, RecordKind::kObject))));
+  return JsonResponse(ToWire(RecordKind::kObject, FK_TRY(s.store->List(app, RecordKind::kObject))));
 }
 
 Result<Response> PutObject(StorageServices& s, const std::string& app, Request& request) {
   RecordInfo stored =
       FK_TRY(s.store->Put(app, RecordKind::kObject, request.Param("name"), request.body));
-  return Json(api::SssRecord{stored.name, stored.version, stored.size});
+  return JsonResponse(api::SssRecord{stored.name, stored.version, stored.size});
 }
 
 Result<Response> GetObject(StorageServices& s, const std::string& app, Request& request) {
@@ -103,15 +95,15 @@ Result<Response> DeleteObject(StorageServices& s, const std::string& app, Reques
 }
 
 Result<Response> ListCertificates(StorageServices& s, const std::string& app, Request&) {
-  return Json(ToWire(RecordKind::kCertificate, FK_TRY(s.certificates.List(app))));
+  return JsonResponse(ToWire(RecordKind::kCertificate, FK_TRY(s.certificates.List(app))));
 }
 
 Result<Response> PutCertificate(StorageServices& s, const std::string& app, Request& request) {
-  return Json(ToWire(FK_TRY(s.certificates.Put(app, request.Param("name"), request.body))));
+  return JsonResponse(ToWire(FK_TRY(s.certificates.Put(app, request.Param("name"), request.body))));
 }
 
 Result<Response> GetCertificate(StorageServices& s, const std::string& app, Request& request) {
-  return Json(ToWire(FK_TRY(s.certificates.Get(app, request.Param("name")))));
+  return JsonResponse(ToWire(FK_TRY(s.certificates.Get(app, request.Param("name")))));
 }
 
 Result<Response> DeleteCertificate(StorageServices& s, const std::string& app, Request& request) {
@@ -120,25 +112,15 @@ Result<Response> DeleteCertificate(StorageServices& s, const std::string& app, R
 }
 
 Result<Response> ListKeys(StorageServices& s, const std::string& app, Request&) {
-  return Json(ToWire(RecordKind::kKey, FK_TRY(s.keys.List(app))));
+  return JsonResponse(ToWire(RecordKind::kKey, FK_TRY(s.keys.List(app))));
 }
-
-// Wipes a request's body however the handler returns: it may hold a private key or plaintext.
-class WipeBody {
- public:
-  explicit WipeBody(Request& request) : request_(request) {}
-  ~WipeBody() { crypto::Wipe(request_.body); }
-  WipeBody(const WipeBody&) = delete;
-  WipeBody& operator=(const WipeBody&) = delete;
-
- private:
-  Request& request_;
-};
 
 // Generates or imports: exactly one of the two fields says which.
 Result<Response> PutKey(StorageServices& s, const std::string& app, Request& request) {
-  const WipeBody wipe(request);
+  // The body, and the field parsed from it, may hold a private key: wiped on every path out.
+  const crypto::WipeOnExit wipe(request.body);
   auto body = FK_TRY(ParseBody<api::SssKeyRequest>(request));
+  const crypto::WipeOnExit wipe_pem(body.private_key_pem);
   const std::string_view name = request.Param("name");
   if (body.algorithm.empty() == body.private_key_pem.empty()) {
     return Fail(ErrorCode::kInvalidInput,
@@ -147,15 +129,13 @@ Result<Response> PutKey(StorageServices& s, const std::string& app, Request& req
   }
   if (!body.algorithm.empty()) {
     const KeyAlgorithm algorithm = FK_TRY(ParseKeyAlgorithm(body.algorithm));
-    return Json(ToWire(FK_TRY(s.keys.Generate(app, name, algorithm))), 201);
+    return JsonResponse(ToWire(FK_TRY(s.keys.Generate(app, name, algorithm))), 201);
   }
-  Result<KeyInfo> imported = s.keys.Import(app, name, body.private_key_pem);
-  crypto::Wipe(body.private_key_pem);
-  return Json(ToWire(FK_TRY(std::move(imported))), 201);
+  return JsonResponse(ToWire(FK_TRY(s.keys.Import(app, name, body.private_key_pem))), 201);
 }
 
 Result<Response> GetKey(StorageServices& s, const std::string& app, Request& request) {
-  return Json(ToWire(FK_TRY(s.keys.Describe(app, request.Param("name")))));
+  return JsonResponse(ToWire(FK_TRY(s.keys.Describe(app, request.Param("name")))));
 }
 
 Result<Response> DeleteKey(StorageServices& s, const std::string& app, Request& request) {
@@ -167,25 +147,27 @@ Result<Response> Sign(StorageServices& s, const std::string& app, Request& reque
   auto body = FK_TRY(ParseBody<api::SssSignRequest>(request));
   const std::string data = FK_TRY(Decode(body.data, "data"));
   const std::string signature = FK_TRY(s.keys.Sign(app, request.Param("name"), data));
-  return Json(api::SssSignature{crypto::Base64Encode(signature)});
+  return JsonResponse(api::SssSignature{crypto::Base64Encode(signature)});
 }
 
 Result<Response> Verify(StorageServices& s, const std::string& app, Request& request) {
   auto body = FK_TRY(ParseBody<api::SssVerifyRequest>(request));
   const std::string data = FK_TRY(Decode(body.data, "data"));
   const std::string signature = FK_TRY(Decode(body.signature, "signature"));
-  return Json(
+  return JsonResponse(
       api::SssVerification{FK_TRY(s.keys.Verify(app, request.Param("name"), data, signature))});
 }
 
 Result<Response> Encrypt(StorageServices& s, const std::string& app, Request& request) {
-  const WipeBody wipe(request);
+  // The body, its parsed field and the decoded bytes all hold the plaintext.
+  const crypto::WipeOnExit wipe(request.body);
   auto body = FK_TRY(ParseBody<api::SssEncryptRequest>(request));
+  const crypto::WipeOnExit wipe_field(body.plaintext);
   std::string plaintext = FK_TRY(Decode(body.plaintext, "plaintext"));
+  const crypto::WipeOnExit wipe_plaintext(plaintext);
   const std::string aad = FK_TRY(Decode(body.aad, "aad"));
-  Result<std::string> sealed = s.keys.Encrypt(app, request.Param("name"), plaintext, aad);
-  crypto::Wipe(plaintext);
-  return Json(api::SssCiphertext{crypto::Base64Encode(FK_TRY(std::move(sealed)))});
+  const std::string sealed = FK_TRY(s.keys.Encrypt(app, request.Param("name"), plaintext, aad));
+  return JsonResponse(api::SssCiphertext{crypto::Base64Encode(sealed)});
 }
 
 Result<Response> Decrypt(StorageServices& s, const std::string& app, Request& request) {
@@ -193,9 +175,8 @@ Result<Response> Decrypt(StorageServices& s, const std::string& app, Request& re
   const std::string sealed = FK_TRY(Decode(body.ciphertext, "ciphertext"));
   const std::string aad = FK_TRY(Decode(body.aad, "aad"));
   std::string plaintext = FK_TRY(s.keys.Decrypt(app, request.Param("name"), sealed, aad));
-  Response response = Json(api::SssPlaintext{crypto::Base64Encode(plaintext)});
-  crypto::Wipe(plaintext);
-  return response;
+  const crypto::WipeOnExit wipe_plaintext(plaintext);
+  return JsonResponse(api::SssPlaintext{crypto::Base64Encode(plaintext)});
 }
 
 // ---- the route table ----------------------------------------------------------------------

@@ -103,18 +103,6 @@ std::string AppSetMac(std::string_view key, const AppGenerations& generations) {
   return crypto::HmacSha256(key, data);
 }
 
-// Wipes a secret when its scope ends, on every path out (a moved-from string is empty).
-class WipeOnExit {
- public:
-  explicit WipeOnExit(std::string& secret) : secret_(secret) {}
-  ~WipeOnExit() { crypto::Wipe(secret_); }
-  WipeOnExit(const WipeOnExit&) = delete;
-  WipeOnExit& operator=(const WipeOnExit&) = delete;
-
- private:
-  std::string& secret_;
-};
-
 std::unexpected<Error> Tampered(std::string what) {
   return Fail(ErrorCode::kIntegrity, std::move(what));
 }
@@ -213,7 +201,7 @@ Result<std::unique_ptr<SecureStore>> SecureStore::Open(const std::string& path,
   FK_TRY_CTX(db.Exec(kSchema), context);
 
   std::string kek;
-  WipeOnExit wipe_kek(kek);
+  crypto::WipeOnExit wipe_kek(kek);
   {
     auto tx = FK_TRY_CTX(sql::Transaction::Begin(db), context);
     auto format = FK_TRY_CTX(ReadMeta(db, "format"), context);
