@@ -13,6 +13,9 @@
 #include <iostream>
 #include <memory>
 
+#include "access/audit_api.h"
+#include "access/auth_api.h"
+#include "access/auth_token.h"
 #include "audit/log.h"
 #include "auth/roles.h"
 #include "core/fs.h"
@@ -23,9 +26,6 @@
 #include "crypto/x509.h"
 #include "net/server.h"
 #include "node/apps.h"
-#include "node/audit_api.h"
-#include "node/auth_api.h"
-#include "node/auth_token.h"
 #include "node/routes.h"
 #include "node/sss/app_sockets.h"
 
@@ -151,7 +151,7 @@ struct UserCommands {
 
   Status Run(const DaemonConfig& config) {
     FK_TRY(fs::MakeDirs(config.data_dir, 0711));
-    auto users = FK_TRY(OpenLocalUsers(config.auth, config.data_dir));
+    auto users = FK_TRY(access::OpenLocalUsers(config.auth, config.data_dir));
     if (list->parsed()) return List(*users);
     if (add->parsed()) {
       FK_TRY(auth::ValidateUserName(name));
@@ -181,8 +181,8 @@ struct UserCommands {
   }
 
   Status EndSessions(const DaemonConfig& config, const std::string& done) const {
-    auto sessions =
-        FK_TRY(auth::SessionStore::Open(SessionsFile(config.data_dir), config.auth.sessions));
+    auto sessions = FK_TRY(
+        auth::SessionStore::Open(access::SessionsFile(config.data_dir), config.auth.sessions));
     const int ended = FK_TRY(sessions->RevokeUser(name));
     std::cout << done << "; " << ended << " session(s) ended\n";
     return {};
@@ -241,7 +241,7 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
       continue;
     }
     if (key == "auth") {
-      config.auth = FK_TRY_CTX(ParseAuthSettings(value, config.auth), path);
+      config.auth = FK_TRY_CTX(access::ParseAuthSettings(value, config.auth), path);
       continue;
     }
     if (key == "sss") {
@@ -284,7 +284,7 @@ Result<crypto::TlsIdentity> EnsureNodeIdentity(const std::string& data_dir) {
   const std::string dir = data_dir + "/tls";
   const std::string key_path = dir + "/node.key";
   const std::string cert_path = dir + "/node.pem";
-  if (access(key_path.c_str(), F_OK) == 0 && access(cert_path.c_str(), F_OK) == 0) {
+  if (::access(key_path.c_str(), F_OK) == 0 && ::access(cert_path.c_str(), F_OK) == 0) {
     crypto::PrivateKey key = FK_TRY_CTX(crypto::PrivateKey::Load(key_path), key_path);
     auto chain =
         FK_TRY_CTX(crypto::Certificate::BundleFromPem(FK_TRY(fs::ReadFile(cert_path))), cert_path);
@@ -364,7 +364,7 @@ int Serve(const DaemonConfig& config) {
   }
 
   // Settings weaker than the defaults are the administrator's choice, and on the record.
-  for (const std::string& weaker : WeakerThanDefaults(config.auth)) {
+  for (const std::string& weaker : access::WeakerThanDefaults(config.auth)) {
     log::Warn("weaker than the default: {}", weaker);
     const audit::Event event{.actor = "fogkeepd",
                              .source = "local",
@@ -378,13 +378,14 @@ int Serve(const DaemonConfig& config) {
   }
 
   // Logins: the configured back-ends, the throttle, and sessions that outlive a restart.
-  Result<std::unique_ptr<auth::AuthChain>> chain = BuildAuthChain(config.auth, config.data_dir);
+  Result<std::unique_ptr<auth::AuthChain>> chain =
+      access::BuildAuthChain(config.auth, config.data_dir);
   if (!chain) return Failed(chain.error());
   Result<std::unique_ptr<auth::LoginThrottle>> throttle =
       auth::LoginThrottle::Create(config.auth.throttle);
   if (!throttle) return Failed(throttle.error());
   Result<std::unique_ptr<auth::SessionStore>> sessions_opened =
-      auth::SessionStore::Open(SessionsFile(config.data_dir), config.auth.sessions);
+      auth::SessionStore::Open(access::SessionsFile(config.data_dir), config.auth.sessions);
   if (!sessions_opened) return Failed(sessions_opened.error());
   std::shared_ptr<auth::SessionStore> sessions = std::move(*sessions_opened);
 
@@ -401,7 +402,7 @@ int Serve(const DaemonConfig& config) {
   net::ServerOptions options;
   options.io_threads = 1;
   options.limits.worker_threads = 4;  // started on demand: idle costs nothing
-  options.audit = MakeAuditSink(audit_log);
+  options.audit = access::MakeAuditSink(audit_log);
   std::optional<ListenAddress> listen;
   if (!Disabled(config.listen)) {
     listen = *ParseListenAddress(config.listen);
@@ -418,10 +419,11 @@ int Serve(const DaemonConfig& config) {
   if (!options.tcp && !options.unix_socket) {
     return Failed(Error(ErrorCode::kInvalidInput, "neither --listen nor --socket is enabled"));
   }
-  auto authenticator = std::make_shared<SessionAuthenticator>(
-      sessions, std::make_shared<TokenAuthenticator>(TokensFile(config.data_dir)));
-  Result<std::unique_ptr<net::Server>> server = net::Server::Create(
-      std::move(options), std::move(router), authenticator, std::make_shared<RoleAuthorizer>());
+  auto authenticator = std::make_shared<access::SessionAuthenticator>(
+      sessions, std::make_shared<access::TokenAuthenticator>(TokensFile(config.data_dir)));
+  Result<std::unique_ptr<net::Server>> server =
+      net::Server::Create(std::move(options), std::move(router), authenticator,
+                          std::make_shared<access::RoleAuthorizer>());
   if (!server) return Failed(server.error());
   if (Status started = (*server)->Start(); !started) return Failed(started.error());
 
@@ -528,7 +530,7 @@ int DaemonMain(int argc, char** argv) {
   if (!config) return Failed(config.error());
   if (create->parsed()) {
     if (Status made = fs::MakeDirs(config->data_dir, 0711); !made) return Failed(made.error());
-    Result<std::string> created = CreateToken(TokensFile(config->data_dir), role);
+    Result<std::string> created = access::CreateToken(TokensFile(config->data_dir), role);
     if (!created) return Failed(created.error());
     std::cout << *created << "\n";
     std::cerr << "fogkeepd: token for role " << role

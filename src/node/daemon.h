@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "access/auth_config.h"
 #include "core/error.h"
 #include "crypto/tls.h"
-#include "node/auth_config.h"
 #include "node/network_cni.h"
 #include "node/sss/service.h"
 
@@ -37,7 +37,7 @@ struct DaemonConfig {
   NetworkSettings network;
   // The `auth:` mapping of the config file (node/auth_config.h): login back-ends, lockout,
   // sessions; no flags.
-  AuthSettings auth;
+  access::AuthSettings auth;
   // The `sss:` mapping (node/sss/service.h): the apps' Secure Storage Service; no flags.
   sss::StorageSettings sss;
 };

@@ -5,13 +5,13 @@
 
 #include <memory>
 
+#include "access/auth_api.h"
 #include "audit/log.h"
 #include "auth/login.h"
 #include "core/error.h"
 #include "net/router.h"
 #include "node/api.h"
 #include "node/app_service.h"
-#include "node/auth_api.h"
 #include "node/sss/routes.h"
 
 namespace fogkeep::node {
@@ -21,7 +21,7 @@ struct NodeServices {
   ApiOptions api;
   std::shared_ptr<audit::AuditLog> audit;
   std::shared_ptr<auth::LoginService> login;
-  AuthApiOptions auth_api;
+  access::AuthApiOptions auth_api;
   // The apps' secure storage, reached by administrators; null: its routes are not served.
   std::shared_ptr<sss::StorageServices> storage;
 };

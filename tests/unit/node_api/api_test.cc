@@ -13,6 +13,8 @@
 #include <thread>
 #include <tuple>
 
+#include "access/audit_api.h"
+#include "access/auth_token.h"
 #include "api/node.h"
 #include "audit/log.h"
 #include "audit/query.h"
@@ -21,8 +23,6 @@
 #include "crypto/hash.h"
 #include "net/client.h"
 #include "net/server.h"
-#include "node/audit_api.h"
-#include "node/auth_token.h"
 #include "support/support.h"
 #include "unit/net/net_test_util.h"
 #include "unit/node_api/fake_app_service.h"
@@ -70,7 +70,7 @@ class NodeApiTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    token_ = Must(CreateToken(dir_ / "tokens", "admin"), "token");
+    token_ = Must(access::CreateToken(dir_ / "tokens", "admin"), "token");
     net::Router router;
     ApiOptions options;
     options.max_upload_bytes = kUploadLimit;
@@ -79,17 +79,19 @@ class NodeApiTest : public ::testing::Test {
     audit_ =
         Must(audit::AuditLog::Open(dir_ / "audit.log", {.durability = audit::Durability::kNone}),
              "audit log");
-    Must(RegisterAuditApi(router, audit_), "register audit");
+    Must(access::RegisterAuditApi(router, audit_), "register audit");
     net::ServerOptions server_options;
     // Three refusals are recorded, then none (no refill), so tests can count them.
-    server_options.audit = MakeAuditSink(audit_, {.refusal_burst = 3, .refusals_per_second = 0});
+    server_options.audit =
+        access::MakeAuditSink(audit_, {.refusal_burst = 3, .refusals_per_second = 0});
     server_options.tcp = net::TcpListenerOptions{
         .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
     server_options.unix_socket = net::UnixListenerOptions{.path = dir_ / "api.sock"};
-    server_ = Must(net::Server::Create(std::move(server_options), std::move(router),
-                                       std::make_shared<TokenAuthenticator>(dir_ / "tokens"),
-                                       std::make_shared<RoleAuthorizer>()),
-                   "server");
+    server_ =
+        Must(net::Server::Create(std::move(server_options), std::move(router),
+                                 std::make_shared<access::TokenAuthenticator>(dir_ / "tokens"),
+                                 std::make_shared<access::RoleAuthorizer>()),
+             "server");
     Must(server_->Start(), "start");
   }
   void TearDown() override { server_->Stop(); }
@@ -166,7 +168,7 @@ TEST_F(NodeApiTest, TokenAuthentication) {
   // Metrics need a token too.
   EXPECT_EQ(Must(client->Request(Method::kGet, "/metrics"), "metrics").status, 401);
   // A token created while the server runs works at once.
-  std::string later = Must(CreateToken(dir_ / "tokens", "auditor"), "second token");
+  std::string later = Must(access::CreateToken(dir_ / "tokens", "auditor"), "second token");
   EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/apps", Auth(later)), "later").status, 200);
 }
 
@@ -179,7 +181,7 @@ TEST_F(NodeApiTest, TokensFileHoldsOnlyHashesAndIsPrivate) {
   EXPECT_NE(text.find(crypto::Sha256Hex(token_)), std::string::npos);
   EXPECT_EQ(token_.size(), 43u);  // 32 bytes, base64url without padding
   EXPECT_EQ(token_.find_first_of("+/="), std::string::npos);
-  EXPECT_FALSE(CreateToken(dir_ / "tokens", "superuser"));
+  EXPECT_FALSE(access::CreateToken(dir_ / "tokens", "superuser"));
 }
 
 TEST_F(NodeApiTest, RootOnTheUnixSocketIsAdminWithoutToken) {
@@ -395,10 +397,10 @@ TEST_F(NodeApiTest, PlatformPolicyAndTrust) {
 TEST_F(NodeApiTest, AuditReadIsForAuditorsAndAdminsOnly) {
   auto client = Https();
   EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit", Auth()), "admin").status, 200);
-  const std::string auditor = Must(CreateToken(dir_ / "tokens", "auditor"), "auditor");
+  const std::string auditor = Must(access::CreateToken(dir_ / "tokens", "auditor"), "auditor");
   EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit", Auth(auditor)), "a").status, 200);
   for (const char* role : {"app-manager", "network-manager"}) {
-    const std::string token = Must(CreateToken(dir_ / "tokens", role), role);
+    const std::string token = Must(access::CreateToken(dir_ / "tokens", role), role);
     Response r = Must(client->Request(Method::kGet, "/api/v1/audit", Auth(token)), role);
     EXPECT_EQ(r.status, 403) << role;
     EXPECT_EQ(ErrorCodeOf(r), "forbidden") << role;
@@ -407,7 +409,7 @@ TEST_F(NodeApiTest, AuditReadIsForAuditorsAndAdminsOnly) {
 
   // The same matrix governs the other routes: an auditor reads apps but cannot change them.
   apps_->AddApp("alpha", AppState::kActivated);
-  const std::string manager = Must(CreateToken(dir_ / "tokens", "app-manager"), "manager");
+  const std::string manager = Must(access::CreateToken(dir_ / "tokens", "app-manager"), "manager");
   EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/apps", Auth(auditor)), "a").status, 200);
   EXPECT_EQ(
       Must(client->Request(Method::kPost, "/api/v1/apps/alpha/start", Auth(auditor)), "a").status,
@@ -480,7 +482,7 @@ TEST_F(NodeApiTest, RefusedRequestsAreAuditedAndRateLimited) {
   EXPECT_EQ(
       Must(client->Request(Method::kGet, "/api/v1/apps", Auth("not-the-token")), "bad").status,
       401);
-  const std::string manager = Must(CreateToken(dir_ / "tokens", "app-manager"), "manager");
+  const std::string manager = Must(access::CreateToken(dir_ / "tokens", "app-manager"), "manager");
   EXPECT_EQ(Must(client->Request(Method::kGet, "/api/v1/audit", Auth(manager)), "m").status, 403);
   auto records = AuditRecords();
   ASSERT_EQ(records.size(), 2u);
@@ -559,8 +561,8 @@ TEST_F(NodeApiTest, ChangesAreRefusedWhenTheTrailCannotRecordThem) {
       .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
   options.audit = trail;
   server_ = Must(net::Server::Create(std::move(options), std::move(router),
-                                     std::make_shared<TokenAuthenticator>(dir_ / "tokens"),
-                                     std::make_shared<RoleAuthorizer>()),
+                                     std::make_shared<access::TokenAuthenticator>(dir_ / "tokens"),
+                                     std::make_shared<access::RoleAuthorizer>()),
                  "server");
   Must(server_->Start(), "start");
   apps_->AddApp("alpha", AppState::kDeployed);

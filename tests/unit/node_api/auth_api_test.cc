@@ -1,7 +1,7 @@
 // The login routes through a real net::Server over TLS, with the local user back-end:
 // login, refresh with rotation, logout, revocation, lockout with Retry-After, identical
 // answers for unknown users and wrong passwords, and the audit records of each.
-#include "node/auth_api.h"
+#include "access/auth_api.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 #include <mutex>
 #include <thread>
 
+#include "access/auth_token.h"
 #include "api/node.h"
 #include "audit/record.h"
 #include "core/fs.h"
-#include "node/auth_token.h"
 #include "support/support.h"
 #include "unit/node_api/test_node.h"
 
@@ -201,7 +201,7 @@ TEST(AuthApiLimitsTest, LoginsBeyondTheInFlightLimitAre503AndOtherCallsStillWork
   testing::TempDir dir;
   auto held = std::make_shared<HeldBackend>();
   test::TestNode node(dir.path(), {.second_backend = held});
-  const std::string token = Must(CreateToken(node.TokensFile(), "auditor"), "token");
+  const std::string token = Must(access::CreateToken(node.TokensFile(), "auditor"), "token");
   auto login = [&] {
     return Must(
         node.Https()->Request(Method::kPost, "/api/v1/auth/login", {},
@@ -269,7 +269,7 @@ TEST_F(AuthApiTest, AcceptedLoginsAndLogoutsAreAudited) {
 
 TEST_F(AuthApiTest, AdminsListAndRevokeSessionsAndApiTokensCannotLogOut) {
   const api::LoginResult alice = Tokens(Login("alice", kPassword));
-  const std::string admin = Must(CreateToken(node_->TokensFile(), "admin"), "token");
+  const std::string admin = Must(access::CreateToken(node_->TokensFile(), "admin"), "token");
   const Response listed = Get("/api/v1/auth/sessions?user=alice", admin);
   ASSERT_EQ(listed.status, 200) << listed.body;
   const auto list = Must(api::FromJsonText<api::SessionList>(listed.body), "sessions");

@@ -7,8 +7,8 @@
 #include <atomic>
 #include <set>
 
+#include "access/auth_token.h"
 #include "auth/sessions.h"
-#include "node/auth_token.h"
 #include "node/routes.h"
 #include "support/support.h"
 #include "unit/node_api/test_node.h"
@@ -139,7 +139,7 @@ TEST_F(AuthMatrixTest, EveryRouteHasExactlyOneRowAndTheRowsTargetsMatchIt) {
 TEST_F(AuthMatrixTest, EachRoleGetsExactlyItsRowsWithAnApiTokenOrASession) {
   std::map<std::string, std::string> api_tokens;
   for (const std::string& role : kAll) {
-    api_tokens[role] = Must(CreateToken(node_->TokensFile(), role), "token");
+    api_tokens[role] = Must(access::CreateToken(node_->TokensFile(), role), "token");
   }
   for (const Row& row : Matrix()) {
     if (row.is_public) continue;
@@ -173,7 +173,7 @@ TEST_F(AuthMatrixTest, EveryNonPublicRouteRefusesEveryBadCredentialWith401) {
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   const std::string other_node =
       Must(other_node_->Create("admin", "admin", "local", "127.0.0.1"), "s").access_token;
-  std::string tampered_api = Must(CreateToken(node_->TokensFile(), "admin"), "token");
+  std::string tampered_api = Must(access::CreateToken(node_->TokensFile(), "admin"), "token");
   tampered_api.front() = tampered_api.front() == 'A' ? 'B' : 'A';
   const std::vector<std::pair<std::string, std::optional<std::string>>> bad = {
       {"no token", std::nullopt},

@@ -7,6 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "access/audit_api.h"
+#include "access/auth_api.h"
+#include "access/auth_token.h"
 #include "audit/log.h"
 #include "auth/chain.h"
 #include "auth/local_users.h"
@@ -15,9 +18,6 @@
 #include "auth/sessions.h"
 #include "net/client.h"
 #include "net/server.h"
-#include "node/audit_api.h"
-#include "node/auth_api.h"
-#include "node/auth_token.h"
 #include "node/routes.h"
 #include "node/sss/service.h"
 #include "unit/net/net_test_util.h"
@@ -63,13 +63,13 @@ class TestNode {
     net::ServerOptions server_options;
     server_options.tcp = net::TcpListenerOptions{
         .address = "127.0.0.1", .port = 0, .tls = {.identity = cert.identity()}};
-    server_options.audit = MakeAuditSink(services_.audit);
-    server_ =
-        Must(net::Server::Create(std::move(server_options), std::move(router),
-                                 std::make_shared<SessionAuthenticator>(
-                                     sessions_, std::make_shared<TokenAuthenticator>(TokensFile())),
-                                 std::make_shared<RoleAuthorizer>()),
-             "server");
+    server_options.audit = access::MakeAuditSink(services_.audit);
+    server_ = Must(net::Server::Create(
+                       std::move(server_options), std::move(router),
+                       std::make_shared<access::SessionAuthenticator>(
+                           sessions_, std::make_shared<access::TokenAuthenticator>(TokensFile())),
+                       std::make_shared<access::RoleAuthorizer>()),
+                   "server");
     Must(server_->Start(), "start");
   }
   ~TestNode() { server_->Stop(); }

@@ -102,7 +102,7 @@ TEST(DaemonConfigTest, TheAuthSectionSetsBackEndsLockoutAndSessions) {
                          "    user: {free-failures: 5, lockout-failures: 20, lockout-seconds: 60}\n"
                          "  sessions: {access-ttl-seconds: 300, idle-timeout-seconds: 600}\n");
   ASSERT_TRUE(config) << config.error().message();
-  const AuthSettings& auth = config->auth;
+  const access::AuthSettings& auth = config->auth;
   EXPECT_EQ(auth.order, (std::vector<std::string>{"radius", "local", "pam"}));
   EXPECT_TRUE(auth.stop_on_reject);
   EXPECT_EQ(auth.users_file, "/etc/fogkeep/users");
@@ -139,7 +139,7 @@ TEST(DaemonConfigTest, TheAuthSectionSetsBackEndsLockoutAndSessions) {
 }
 
 TEST(DaemonConfigTest, SettingsWeakerThanTheDefaultsAreNamed) {
-  EXPECT_TRUE(WeakerThanDefaults(AuthSettings{}).empty());
+  EXPECT_TRUE(access::WeakerThanDefaults(access::AuthSettings{}).empty());
   testing::TempDir dir;
   auto config = FromFile(dir,
                          "auth:\n"
@@ -151,7 +151,7 @@ TEST(DaemonConfigTest, SettingsWeakerThanTheDefaultsAreNamed) {
                          "    source: {free-failures: 100, lockout-failures: 200}\n"
                          "  sessions: {max-lifetime-seconds: 604800}\n");
   ASSERT_TRUE(config) << config.error().message();
-  const std::vector<std::string> weaker = WeakerThanDefaults(config->auth);
+  const std::vector<std::string> weaker = access::WeakerThanDefaults(config->auth);
   const std::string all = [&] {
     std::string text;
     for (const auto& line : weaker) text += line + "\n";
@@ -170,7 +170,7 @@ TEST(DaemonConfigTest, SettingsWeakerThanTheDefaultsAreNamed) {
                            "  local: {min-password-chars: 16}\n"
                            "  sessions: {access-ttl-seconds: 60}\n");
   ASSERT_TRUE(stronger);
-  EXPECT_TRUE(WeakerThanDefaults(stronger->auth).empty());
+  EXPECT_TRUE(access::WeakerThanDefaults(stronger->auth).empty());
 }
 
 TEST(DaemonConfigTest, BadAuthSettingsAreRefusedWithWhereTheyAre) {

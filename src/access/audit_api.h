@@ -1,6 +1,6 @@
-// The audit trail at the node's API edge: the net::AuditSink through which the HTTP server
-// records every state-changing call and every refused authentication into the node's
-// audit::AuditLog, and GET /api/v1/audit, which reads it back.
+// The audit trail at an API edge (fogkeepd's and the director's): the net::AuditSink through
+// which the HTTP server records every state-changing call and every refused authentication into
+// the server's audit::AuditLog, and GET /api/v1/audit, which reads it back.
 //
 // GET /api/v1/audit (permission audit.read):
 //   ?since=&until=&actor=&action=&result=&limit=   {"matched":N,"records":[...]}: the last
@@ -17,12 +17,12 @@
 #include "core/error.h"
 #include "net/router.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 
 struct AuditSinkOptions {
   // Refused requests (bad or missing token, missing permission, calls answered 401, 403 or
   // 429 such as failed or throttled logins, and failures of public routes) are recorded at most
-  // `refusal_burst` at once and `refusals_per_second` after that, so a client hammering the node
+  // `refusal_burst` at once and `refusals_per_second` after that, so a client hammering the server
   // cannot flood the trail or keep the disk flushing; the number left out is added to the next
   // refusal recorded. Other state-changing calls are always recorded.
   std::size_t refusal_burst = 50;
@@ -44,4 +44,4 @@ std::shared_ptr<net::AuditSink> MakeAuditSink(std::shared_ptr<audit::AuditLog> l
 // Registers GET /api/v1/audit over `log`.
 Status RegisterAuditApi(net::Router& router, std::shared_ptr<audit::AuditLog> log);
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

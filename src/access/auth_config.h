@@ -1,6 +1,6 @@
-// The `auth:` section of fogkeepd's config file: which login back-ends are asked and in what
-// order, their settings, brute-force throttling and session lifetimes. Every key is optional;
-// without the section, local users (data-dir/users) are the only back-end.
+// The `auth:` section of fogkeepd's and fogkeep-director's config files: which login back-ends are
+// asked and in what order, their settings, brute-force throttling and session lifetimes. Every key
+// is optional; without the section, local users (data-dir/users) are the only back-end.
 //
 //   auth:
 //     order: [local, radius, pam]      # the back-ends asked, in this order
@@ -49,7 +49,7 @@
 #include "core/error.h"
 #include "core/yaml.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 
 struct AuthSettings {
   std::vector<std::string> order = {"local"};
@@ -68,11 +68,11 @@ struct AuthSettings {
 Result<AuthSettings> ParseAuthSettings(const yaml::Node& node, AuthSettings settings);
 
 // Each setting weaker than fogkeep's default, as one line an operator can act on ("argon2id
-// cost below the default ..."). fogkeepd logs each at start and records it in the audit trail:
+// cost below the default ..."). The server logs each at start and records it in the audit trail:
 // a weaker setting is the administrator's explicit choice, never a silent one.
 std::vector<std::string> WeakerThanDefaults(const AuthSettings& settings);
 
-// Where fogkeepd keeps its local users and its sessions.
+// Where a server keeps its local users and its sessions.
 std::string UsersFile(const AuthSettings& settings, const std::string& data_dir);
 std::string SessionsFile(const std::string& data_dir);
 
@@ -85,4 +85,4 @@ Result<std::unique_ptr<auth::LocalUserStore>> OpenLocalUsers(const AuthSettings&
 Result<std::unique_ptr<auth::AuthChain>> BuildAuthChain(const AuthSettings& settings,
                                                         const std::string& data_dir);
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

@@ -1,6 +1,6 @@
-// Bearer-token authentication for fogkeepd until full access control lands.
+// API tokens: bearer-token authentication for scripts and automation, beside login sessions.
 //
-// Tokens are 32 random bytes, base64url without padding, shown once when created. The node
+// Tokens are 32 random bytes, base64url without padding, shown once when created. The server
 // keeps only their SHA-256 (data-dir/tokens, mode 0600, one "<sha256-hex> <role> <created>"
 // line per token), so a stolen file yields no usable credential. Requests prove themselves with
 // "Authorization: Bearer <token>"; the presented token's hash is compared in constant time with
@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "net/router.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 
 // The token of "Authorization: Bearer <token>" (surrounding spaces removed). kUnauthenticated
 // when the header is missing or names another scheme.
@@ -30,7 +30,7 @@ Result<std::string_view> BearerToken(const net::Request& request);
 // nowhere.
 Result<std::string> CreateToken(const std::string& tokens_file, std::string_view role);
 
-// The node API's authorization: a principal may do what any of its roles holds in fogkeep's
+// The API's authorization: a principal may do what any of its roles holds in fogkeep's
 // one permission matrix (auth/roles.h); kForbidden otherwise.
 class RoleAuthorizer : public net::Authorizer {
  public:
@@ -43,7 +43,7 @@ class TokenAuthenticator : public net::Authenticator {
   explicit TokenAuthenticator(std::string tokens_file);
 
   // A missing file means no tokens (only root on the Unix socket gets in). The file is re-read
-  // when it changes, so tokens created while fogkeepd runs work at once.
+  // when it changes, so tokens created while the server runs work at once.
   Result<net::Principal> Authenticate(const net::Request& request) override;
   // A hash, a comparison with each entry and a stat(2) of the tokens file.
   bool MayBlock(const net::Request& /*request*/) const override { return false; }
@@ -65,4 +65,4 @@ class TokenAuthenticator : public net::Authenticator {
   bool loaded_ = false;
 };
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

@@ -1,4 +1,4 @@
-#include "node/auth_token.h"
+#include "access/auth_token.h"
 
 #include <sys/stat.h>
 
@@ -10,9 +10,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "crypto/hash.h"
-#include "node/api.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 namespace {
 
 constexpr std::size_t kTokenBytes = 32;
@@ -178,4 +177,4 @@ Result<net::Principal> TokenAuthenticator::Authenticate(const net::Request& requ
                         .roles = {match->role}};
 }
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

@@ -1,4 +1,4 @@
-#include "node/audit_api.h"
+#include "access/audit_api.h"
 
 #include <algorithm>
 #include <chrono>
@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "audit/query.h"
-#include "node/api.h"
+#include "auth/roles.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 namespace {
 
 using net::AuditEvent;
@@ -205,8 +205,8 @@ std::shared_ptr<net::AuditSink> MakeAuditSink(std::shared_ptr<audit::AuditLog> l
 Status RegisterAuditApi(net::Router& router, std::shared_ptr<audit::AuditLog> log) {
   auto api = std::make_shared<AuditApi>(std::move(log));
   return router.Add(Method::kGet, "/api/v1/audit",
-                    net::RouteOptions{.permission = std::string(kPermissionAuditRead)},
+                    net::RouteOptions{.permission = std::string(auth::kPermissionAuditRead)},
                     [api](Request& request) { return api->Get(request); });
 }
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

@@ -1,4 +1,4 @@
-#include "node/auth_api.h"
+#include "access/auth_api.h"
 
 #include <algorithm>
 #include <atomic>
@@ -6,12 +6,12 @@
 #include <string>
 #include <utility>
 
+#include "access/audit_api.h"
+#include "access/auth_token.h"
 #include "api/node.h"
 #include "auth/roles.h"
-#include "node/audit_api.h"
-#include "node/auth_token.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 namespace {
 
 using net::Method;
@@ -212,4 +212,4 @@ Result<net::Principal> SessionAuthenticator::Authenticate(const net::Request& re
   return fallback_->Authenticate(request);
 }
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

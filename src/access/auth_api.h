@@ -1,5 +1,6 @@
-// Login sessions at the node's API edge: the routes over auth::LoginService, and the
-// authenticator that accepts a session's access token beside the node's API tokens.
+// Login sessions at an API edge (fogkeepd's and the director's): the routes over
+// auth::LoginService, and the authenticator that accepts a session's access token beside the
+// server's API tokens.
 //
 //   POST   /api/v1/auth/login          public           {"user","password"} → LoginResult;
 //                                                       401 "invalid credentials" for every
@@ -27,7 +28,7 @@
 #include "core/error.h"
 #include "net/router.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 
 struct AuthApiOptions {
   // Logins checked at once. Each holds one of the server's worker threads for as long as its
@@ -58,4 +59,4 @@ class SessionAuthenticator : public net::Authenticator {
   const std::shared_ptr<net::Authenticator> fallback_;
 };
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access

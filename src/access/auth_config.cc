@@ -1,4 +1,4 @@
-#include "node/auth_config.h"
+#include "access/auth_config.h"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 #include "auth/password_hash.h"
 #include "auth/roles.h"
 
-namespace fogkeep::node {
+namespace fogkeep::access {
 namespace {
 
 using KeyHandler = std::function<Status(const yaml::Node& value, const std::string& where)>;
@@ -385,4 +385,4 @@ Result<std::unique_ptr<auth::AuthChain>> BuildAuthChain(const AuthSettings& sett
                                  auth::ChainOptions{.stop_on_reject = settings.stop_on_reject});
 }
 
-}  // namespace fogkeep::node
+}  // namespace fogkeep::access
