@@ -508,8 +508,34 @@ Result<Certificate> IssueCertificate(const PublicKey& subject_key, const IssueOp
   return Certificate(FK_TRY(Reparse<X509>(cert.get(), i2d_X509, d2i_X509, X509_free)));
 }
 
-Result<Crl> IssueCrl(const Certificate& ca, const PrivateKey& ca_key,
-                     const std::vector<Certificate>& revoked, std::chrono::seconds lifetime) {
+namespace {
+
+// A certificate serial number as Certificate::SerialHex() writes it (case aside): 1 to 40 hex
+// digits, a positive value of at most 20 octets (RFC 5280 §4.1.2.2).
+Result<ossl::Asn1IntegerPtr> SerialFromHex(const std::string& hex) {
+  const bool digits_ok =
+      !hex.empty() && hex.size() <= 40 && std::all_of(hex.begin(), hex.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      });
+  BIGNUM* raw = nullptr;
+  if (!digits_ok || BN_hex2bn(&raw, hex.c_str()) != static_cast<int>(hex.size())) {
+    BN_free(raw);
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidInput, "invalid certificate serial number \"" + hex + "\"");
+  }
+  ossl::BignumPtr bn(raw);
+  if (BN_is_zero(bn.get())) {
+    return Fail(ErrorCode::kInvalidInput, "certificate serial number 0 is not valid");
+  }
+  ossl::Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  if (!serial) return ossl::FailSsl(ErrorCode::kInternal, "BN_to_ASN1_INTEGER");
+  return serial;
+}
+
+// IssueCrl for serials already known to belong to `ca`.
+Result<Crl> IssueCrlOfSerials(const Certificate& ca, const PrivateKey& ca_key,
+                              const std::vector<const ASN1_INTEGER*>& revoked,
+                              std::chrono::seconds lifetime) {
   ossl::ErrorQueueScope errors;
   if (!ca.IsCa()) return Fail(ErrorCode::kInvalidInput, ca.Subject() + " is not a CA");
   KeyType signer_type = FK_TRY(ossl::CheckedKeyType(ca_key.native(), ca_key.type()));
@@ -538,15 +564,11 @@ Result<Crl> IssueCrl(const Certificate& ca, const PrivateKey& ca_key,
     return ossl::FailSsl(ErrorCode::kInternal, "building the CRL");
   }
 
-  for (const Certificate& cert : revoked) {
-    // A CRL names serials of its own issuer only; another CA's serial would mean nothing.
-    if (X509_NAME_cmp(X509_get_issuer_name(cert.native()), ca_name) != 0) {
-      return Fail(ErrorCode::kInvalidInput, cert.Subject() + " (serial " + cert.SerialHex() +
-                                                ") was not issued by " + ca.Subject());
-    }
+  for (const ASN1_INTEGER* serial : revoked) {
     ossl::RevokedPtr entry(X509_REVOKED_new());
+    // X509_REVOKED_set_serialNumber copies the serial; OpenSSL 3.0 declares it non-const.
     if (!entry ||
-        X509_REVOKED_set_serialNumber(entry.get(), X509_get_serialNumber(cert.native())) != 1 ||
+        X509_REVOKED_set_serialNumber(entry.get(), const_cast<ASN1_INTEGER*>(serial)) != 1 ||
         X509_REVOKED_set_revocationDate(entry.get(), this_update.get()) != 1 ||
         X509_CRL_add0_revoked(crl.get(), entry.get()) != 1) {
       return ossl::FailSsl(ErrorCode::kInternal, "adding a revoked entry");
@@ -577,6 +599,36 @@ Result<Crl> IssueCrl(const Certificate& ca, const PrivateKey& ca_key,
     return ossl::FailSsl(ErrorCode::kInternal, "signing the CRL");
   }
   return Crl(FK_TRY(Reparse<X509_CRL>(crl.get(), i2d_X509_CRL, d2i_X509_CRL, X509_CRL_free)));
+}
+
+}  // namespace
+
+Result<Crl> IssueCrl(const Certificate& ca, const PrivateKey& ca_key,
+                     const std::vector<Certificate>& revoked, std::chrono::seconds lifetime) {
+  ossl::ErrorQueueScope errors;
+  std::vector<const ASN1_INTEGER*> serials;
+  for (const Certificate& cert : revoked) {
+    // A CRL names serials of its own issuer only; another CA's serial would mean nothing.
+    if (X509_NAME_cmp(X509_get_issuer_name(cert.native()), X509_get_subject_name(ca.native())) !=
+        0) {
+      return Fail(ErrorCode::kInvalidInput, cert.Subject() + " (serial " + cert.SerialHex() +
+                                                ") was not issued by " + ca.Subject());
+    }
+    serials.push_back(X509_get0_serialNumber(cert.native()));
+  }
+  return IssueCrlOfSerials(ca, ca_key, serials, lifetime);
+}
+
+Result<Crl> IssueCrlForSerials(const Certificate& ca, const PrivateKey& ca_key,
+                               const std::vector<std::string>& revoked_serials_hex,
+                               std::chrono::seconds lifetime) {
+  std::vector<ossl::Asn1IntegerPtr> owned;
+  std::vector<const ASN1_INTEGER*> serials;
+  for (const std::string& hex : revoked_serials_hex) {
+    owned.push_back(FK_TRY(SerialFromHex(hex)));
+    serials.push_back(owned.back().get());
+  }
+  return IssueCrlOfSerials(ca, ca_key, serials, lifetime);
 }
 
 // ---- TrustStore ----

@@ -89,6 +89,12 @@ Result<Certificate> IssueCertificate(const PublicKey& subject_key, const IssueOp
 Result<Crl> IssueCrl(const Certificate& ca, const PrivateKey& ca_key,
                      const std::vector<Certificate>& revoked,
                      std::chrono::seconds lifetime = std::chrono::hours(24 * 30));
+// The same for certificates known only by their serial numbers, in the hex form of
+// Certificate::SerialHex() (either case; kInvalidInput for anything else). The caller vouches
+// that the serials are of certificates `ca` issued: a CRL cannot tell.
+Result<Crl> IssueCrlForSerials(const Certificate& ca, const PrivateKey& ca_key,
+                               const std::vector<std::string>& revoked_serials_hex,
+                               std::chrono::seconds lifetime = std::chrono::hours(24 * 30));
 
 // Trust anchors and CRLs. Verification builds a chain from the leaf through the supplied
 // intermediates to an anchor, checks validity periods at `at` (now by default), requires the

@@ -420,6 +420,32 @@ TEST_F(CrlTest, OpensslAcceptsTheCrl) {
                                                                                 << checked.output;
 }
 
+TEST_F(CrlTest, ListsSerialsGivenAsHex) {
+  std::string upper = kept_.cert.SerialHex();
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  auto crl = IssueCrlForSerials(root_.cert, root_.key, {revoked_.cert.SerialHex(), upper});
+  ASSERT_TRUE(crl) << crl.error().message();
+  EXPECT_EQ(crl->Issuer(), root_.cert.Subject());
+  EXPECT_TRUE(crl->Lists(revoked_.cert));
+  EXPECT_TRUE(crl->Lists(kept_.cert));
+  EXPECT_FALSE(crl->Lists(root_.cert));
+  auto one = IssueCrlForSerials(root_.cert, root_.key, {revoked_.cert.SerialHex()}, hours(1));
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->Lists(revoked_.cert));
+  EXPECT_FALSE(one->Lists(kept_.cert));
+  EXPECT_TRUE(IssueCrlForSerials(root_.cert, root_.key, {}));
+
+  for (const char* bad : {"", "0", "00", "-1", "+1", "0x12", "12 34", "xyz", "12\n",
+                          "1234567890123456789012345678901234567890a"}) {
+    auto r = IssueCrlForSerials(root_.cert, root_.key, {revoked_.cert.SerialHex(), bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput) << bad;
+  }
+  // The checks of IssueCrl on the CA hold here too.
+  EXPECT_FALSE(IssueCrlForSerials(kept_.cert, kept_.key, {}));
+  EXPECT_FALSE(IssueCrlForSerials(root_.cert, root_.key, {}, seconds(0)));
+}
+
 TEST_F(CrlTest, RefusesBadRequests) {
   Issued other_root = MakeRoot(CaOptions("other root"), CachedKey(KeyType::kEcdsaP256, 1));
   Issued foreign =
