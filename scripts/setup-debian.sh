@@ -15,6 +15,8 @@ packages=(
   libzstd-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev nettle-dev libacl1-dev liblz4-dev
   libargon2-dev libpam0g-dev libpam-pwdfile argon2  # auth (PAM tests: pam_pwdfile; bench: argon2)
   tpm2-openssl  # OpenSSL 3's tpm2 provider: the SSS seals its key-encryption key in the TPM
+  # the director's scale-out store: libpq to build, the PostgreSQL 15 server its tests start
+  libpq-dev postgresql
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   busybox-static jq zstd gzip tar xz-utils umoci skopeo hyperfine nginx wrk freeradius freeradius-utils

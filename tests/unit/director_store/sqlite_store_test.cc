@@ -1,0 +1,50 @@
+// The FleetStore conformance suite on SQLite: a database file in a fresh directory per test.
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/sqlite.h"
+#include "store_conformance.h"
+#include "support/support.h"
+
+namespace fogkeep::director::conformance {
+namespace {
+
+class SqliteTestDatabase final : public TestDatabase {
+ public:
+  Result<std::unique_ptr<FleetStore>> Open() override { return OpenSqliteStore(path_); }
+
+  Status Execute(const std::string& sql) override {
+    auto db = FK_TRY(sql::Database::Open(path_));
+    return db.Exec(sql);
+  }
+
+ private:
+  fogkeep::testing::TempDir dir_;
+  const std::string path_ = dir_ / "director.db";
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, FleetStoreConformance,
+                         ::testing::Values(Backend{"SqliteFile",
+                                                   []() -> Result<std::unique_ptr<TestDatabase>> {
+                                                     return std::make_unique<SqliteTestDatabase>();
+                                                   }}),
+                         BackendName);
+
+TEST(SqliteFleetStoreTest, InMemoryDatabaseWorks) {
+  auto store = OpenSqliteStore(":memory:");
+  ASSERT_TRUE(Ok(store));
+  ASSERT_TRUE(Ok((*store)->InsertDevice(MakeDevice("dev-1"))));
+  EXPECT_EQ(*(*store)->Generation(), 1);
+}
+
+TEST(SqliteFleetStoreTest, UnopenablePathIsUnavailable) {
+  fogkeep::testing::TempDir dir;
+  auto store = OpenSqliteStore(dir.path() + "/missing/director.db");
+  ASSERT_TRUE(FailsWith(store, ErrorCode::kUnavailable));
+  EXPECT_NE(store.error().message().find("missing"), std::string::npos) << store.error().message();
+}
+
+}  // namespace
+}  // namespace fogkeep::director::conformance
