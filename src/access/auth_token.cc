@@ -39,6 +39,8 @@ Result<net::Principal> Unauthenticated(std::string message) {
 
 }  // namespace
 
+std::string TokensFile(const std::string& data_dir) { return data_dir + "/tokens"; }
+
 Status RoleAuthorizer::Authorize(const net::Principal& principal, std::string_view permission,
                                  const net::Request&) {
   for (const std::string& role : principal.roles) {

@@ -21,6 +21,9 @@
 
 namespace fogkeep::access {
 
+// Where a server keeps its API tokens' hashes: data-dir/tokens.
+std::string TokensFile(const std::string& data_dir);
+
 // The token of "Authorization: Bearer <token>" (surrounding spaces removed). kUnauthenticated
 // when the header is missing or names another scheme.
 Result<std::string_view> BearerToken(const net::Request& request);

@@ -79,6 +79,20 @@ class ObjectReader {
       out->emplace_back(item.get_string());
     }
   }
+  // An array of wire objects, each read by its type's FromJson (found by argument-dependent
+  // lookup in fogkeep::api).
+  template <typename T>
+  void Objects(std::string_view key, std::vector<T>* out) {
+    const json::value* v = Find(key);
+    if (v == nullptr) return;
+    if (!v->is_array()) return Mismatch(key, "an array of objects");
+    out->clear();
+    for (const json::value& item : v->get_array()) {
+      T parsed;
+      if (Status read = FromJson(item, &parsed); !read) return Fail(read.error().message());
+      out->push_back(std::move(parsed));
+    }
+  }
   // The raw member, or null when absent or JSON null.
   const json::value* Member(std::string_view key) { return Find(key); }
 

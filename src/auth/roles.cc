@@ -9,7 +9,7 @@ namespace {
 constexpr std::array<std::string_view, 4> kRoles = {kRoleAdmin, kRoleAppManager,
                                                     kRoleNetworkManager, kRoleAuditor};
 
-constexpr std::array<PermissionInfo, 16> kPermissions = {{
+constexpr std::array<PermissionInfo, 18> kPermissions = {{
     {kPermissionAppsRead, "list apps, their state, logs, metrics and configuration"},
     {kPermissionAppsWrite, "install, upgrade, start, stop, validate, configure and remove apps"},
     {kPermissionStorageRead, "read apps' secure-storage records"},
@@ -19,7 +19,9 @@ constexpr std::array<PermissionInfo, 16> kPermissions = {{
     {kPermissionPlatformWrite, "change platform settings; start and stop the platform"},
     {kPermissionNetworkRead, "list interfaces and networks"},
     {kPermissionNetworkWrite, "create, change and delete interfaces and networks"},
-    {kPermissionEnroll, "enroll the node with a director"},
+    {kPermissionEnroll, "enroll the node with a director; create the director's enrollment tokens"},
+    {kPermissionDevicesRead, "list the fleet's devices, their tags, apps and reports"},
+    {kPermissionDevicesWrite, "tag, rename and decommission the fleet's devices"},
     {kPermissionLogsRead, "read the platform's logs"},
     {kPermissionAuditRead, "read the audit log"},
     {kPermissionUsersRead, "list local users and their roles"},
@@ -37,14 +39,16 @@ const std::array<Grant, 3> kGrants = {{
     {kRoleAppManager,
      {kPermissionAppsRead, kPermissionAppsWrite, kPermissionStorageRead, kPermissionStorageWrite,
       kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
-      kPermissionSessionSelf}},
+      kPermissionDevicesRead, kPermissionSessionSelf}},
     {kRoleNetworkManager,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead,
       kPermissionPlatformWrite, kPermissionNetworkRead, kPermissionNetworkWrite, kPermissionEnroll,
-      kPermissionLogsRead, kPermissionSessionSelf}},
+      kPermissionLogsRead, kPermissionDevicesRead, kPermissionDevicesWrite,
+      kPermissionSessionSelf}},
     {kRoleAuditor,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
-      kPermissionLogsRead, kPermissionAuditRead, kPermissionUsersRead, kPermissionSessionSelf}},
+      kPermissionLogsRead, kPermissionAuditRead, kPermissionUsersRead, kPermissionDevicesRead,
+      kPermissionSessionSelf}},
 }};
 
 }  // namespace

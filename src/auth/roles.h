@@ -8,7 +8,8 @@
 //   app-manager      install, upgrade, start/stop, validate and monitor apps; the apps' secure
 //                    storage; sees platform settings and networks (to attach apps to them)
 //   network-manager  node provisioning: interfaces and networks, platform settings (trust,
-//                    policy), enrollment, platform start/stop, platform logs; sees apps
+//                    policy), enrollment, platform start/stop, platform logs; the fleet's
+//                    devices (tags, decommissioning); sees apps
 //   auditor          read-only: everything that is *.read except the apps' secure storage
 //                    (secrets are not evidence), including the audit log and the user list
 //
@@ -38,6 +39,8 @@ inline constexpr std::string_view kPermissionPlatformWrite = "platform.write";
 inline constexpr std::string_view kPermissionNetworkRead = "network.read";
 inline constexpr std::string_view kPermissionNetworkWrite = "network.write";
 inline constexpr std::string_view kPermissionEnroll = "enroll";
+inline constexpr std::string_view kPermissionDevicesRead = "devices.read";
+inline constexpr std::string_view kPermissionDevicesWrite = "devices.write";
 inline constexpr std::string_view kPermissionLogsRead = "logs.read";
 inline constexpr std::string_view kPermissionAuditRead = "audit.read";
 inline constexpr std::string_view kPermissionUsersRead = "users.read";

@@ -15,50 +15,10 @@ namespace {
 
 constexpr std::uint16_t kDefaultPort = 8443;
 
-struct HostPort {
-  std::string host;
-  std::uint16_t port = kDefaultPort;
-};
+using HostPort = net::HttpsEndpoint;
 
 Result<HostPort> ParseNodeUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "https://";
-  if (!url.starts_with(kScheme)) {
-    return Fail(ErrorCode::kInvalidInput,
-                "--node must be an https:// URL (https://host:8443), not " + std::string(url));
-  }
-  std::string_view rest = url.substr(kScheme.size());
-  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.find('/') != std::string_view::npos) {
-    return Fail(ErrorCode::kInvalidInput, "--node must not carry a path: " + std::string(url));
-  }
-  HostPort out;
-  std::string_view port_text;
-  if (rest.starts_with('[')) {
-    const std::size_t close = rest.find(']');
-    if (close == std::string_view::npos) {
-      return Fail(ErrorCode::kInvalidInput, "--node: unterminated [IPv6] address");
-    }
-    out.host = std::string(rest.substr(1, close - 1));
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return Fail(ErrorCode::kInvalidInput, "--node: bad port");
-      port_text = rest.substr(close + 2);
-    }
-  } else {
-    const std::size_t colon = rest.rfind(':');
-    out.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
-  }
-  if (out.host.empty()) return Fail(ErrorCode::kInvalidInput, "--node: missing host");
-  if (!port_text.empty()) {
-    unsigned port = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
-      return Fail(ErrorCode::kInvalidInput, "--node: bad port " + std::string(port_text));
-    }
-    out.port = static_cast<std::uint16_t>(port);
-  }
-  return out;
+  return net::ParseHttpsUrl(url, kDefaultPort, "--node");
 }
 
 // The HTTPS client for `where`, verifying the node against `ca` (a CA bundle, or the node's

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <exception>
 #include <utility>
@@ -537,5 +538,48 @@ std::optional<crypto::Certificate> Client::server_certificate() const {
 }
 
 void Client::Close() { impl_->Drop(); }
+
+Result<HttpsEndpoint> ParseHttpsUrl(std::string_view url, std::uint16_t default_port,
+                                    std::string_view what) {
+  const std::string name(what);
+  constexpr std::string_view kScheme = "https://";
+  if (!url.starts_with(kScheme)) {
+    return Fail(ErrorCode::kInvalidInput,
+                name + " must be an https:// URL (https://host:port), not " + std::string(url));
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos) {
+    return Fail(ErrorCode::kInvalidInput, name + " must not carry a path: " + std::string(url));
+  }
+  HttpsEndpoint out{.port = default_port};
+  std::string_view port_text;
+  if (rest.starts_with('[')) {
+    const std::size_t close = rest.find(']');
+    if (close == std::string_view::npos) {
+      return Fail(ErrorCode::kInvalidInput, name + ": unterminated [IPv6] address");
+    }
+    out.host = std::string(rest.substr(1, close - 1));
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return Fail(ErrorCode::kInvalidInput, name + ": bad port");
+      port_text = rest.substr(close + 2);
+    }
+  } else {
+    const std::size_t colon = rest.rfind(':');
+    out.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
+  }
+  if (out.host.empty()) return Fail(ErrorCode::kInvalidInput, name + ": missing host");
+  if (!port_text.empty()) {
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return Fail(ErrorCode::kInvalidInput, name + ": bad port " + std::string(port_text));
+    }
+    out.port = static_cast<std::uint16_t>(port);
+  }
+  return out;
+}
 
 }  // namespace fogkeep::net

@@ -49,6 +49,17 @@ struct ClientOptions {
 // returned by Download.
 using ChunkCallback = std::function<Status(std::string_view)>;
 
+// Where an https:// URL without a path points.
+struct HttpsEndpoint {
+  std::string host;  // without brackets for IPv6
+  std::uint16_t port = 443;
+};
+// "https://host[:port][/]" or "https://[v6][:port]"; `default_port` when none is written.
+// kInvalidInput for another scheme, a path, or a bad port; messages start with `what`
+// ("--node", "--director").
+Result<HttpsEndpoint> ParseHttpsUrl(std::string_view url, std::uint16_t default_port,
+                                    std::string_view what);
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> Https(std::string host, std::uint16_t port,

@@ -182,7 +182,7 @@ bool IsStateChanging(Method method) {
 }
 
 bool IsAudited(Method method, const RouteOptions& route) {
-  return IsStateChanging(method) || route.audit_reads;
+  return IsStateChanging(method) ? route.audit_changes : route.audit_reads;
 }
 
 }  // namespace fogkeep::net

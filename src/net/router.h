@@ -67,10 +67,13 @@ struct RouteOptions {
   // Record every request on this route, reads too (an operator reading an app's secrets), as
   // state-changing requests are: the handler runs only when the trail can take the record.
   bool audit_reads = false;
+  // Routine machine traffic (a node's periodic report, thousands a minute across a fleet) may
+  // opt out of one audit record per request; refusals are still recorded.
+  bool audit_changes = true;
 };
 
 // Whether the audit trail records requests of `route` with `method`: state-changing ones
-// always, reads when the route asks.
+// unless the route opts out, reads when the route asks.
 bool IsAudited(Method method, const RouteOptions& route);
 
 // Handlers answer with a Response or an Error; errors become ErrorResponse(error).

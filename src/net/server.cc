@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <exception>
 #include <future>
@@ -1211,5 +1212,26 @@ void Server::Stop() {
 }
 
 std::uint16_t Server::tcp_port() const { return impl_->bound_port; }
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Fail(ErrorCode::kInvalidInput,
+                "listen address must be host:port, not \"" + std::string(text) + "\"");
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return Fail(ErrorCode::kInvalidInput, "listen port must be a number from 0 to 65535, not \"" +
+                                              std::string(port_text) + "\"");
+  }
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
+}
 
 }  // namespace fogkeep::net

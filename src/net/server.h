@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -137,5 +138,13 @@ class Server {
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A TCP listen address from a flag or config value: "host:port" or "[v6]:port"; port 0 binds
+// any free port. kInvalidInput names what is wrong.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Result<ListenAddress> ParseListenAddress(std::string_view text);
 
 }  // namespace fogkeep::net

@@ -13,9 +13,10 @@
 #include <iostream>
 #include <memory>
 
+#include "access/admin_commands.h"
 #include "access/audit_api.h"
-#include "access/auth_api.h"
 #include "access/auth_token.h"
+#include "access/login_stack.h"
 #include "audit/log.h"
 #include "auth/roles.h"
 #include "core/fs.h"
@@ -26,6 +27,7 @@
 #include "crypto/x509.h"
 #include "net/server.h"
 #include "node/apps.h"
+#include "node/director_link.h"
 #include "node/routes.h"
 #include "node/sss/app_sockets.h"
 
@@ -36,7 +38,6 @@ constexpr std::string_view kVersion = "0.1.0";
 // Keeps 200000 + (slot + apps) * 65536 well inside the 32-bit uid space.
 constexpr std::uint32_t kMaxFirstSlot = 60000;
 
-std::string TokensFile(const std::string& data_dir) { return data_dir + "/tokens"; }
 std::string AddrFile(const std::string& data_dir) { return data_dir + "/fogkeepd.addr"; }
 std::string AuditFile(const std::string& data_dir) { return data_dir + "/audit.log"; }
 
@@ -105,129 +106,7 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
-// `fogkeepd user ...`: the local user store, and the sessions of a user who is removed or
-// whose password or role changes (they would otherwise live on with the old credentials).
-struct UserCommands {
-  CLI::App* add = nullptr;
-  CLI::App* passwd = nullptr;
-  CLI::App* set_role = nullptr;
-  CLI::App* del = nullptr;
-  CLI::App* list = nullptr;
-  std::string name;
-  std::string role;
-  bool password_stdin = false;
-  bool json = false;
-
-  void Register(CLI::App& app) {
-    auto* user = app.add_subcommand(
-        "user",
-        "Manage local users (the `local` login back-end; the file auth.local.users-file,\n"
-        "default DATA-DIR/users). Passwords are prompted for twice without echo, or read\n"
-        "from the first line of stdin when it is not a terminal or with --password-stdin.");
-    user->require_subcommand(1);
-    const std::string roles = "admin, app-manager, network-manager or auditor";
-    add = user->add_subcommand("add", "Add a user");
-    add->add_option("name", name, "User name ([a-z0-9._-], at most 64)")->required();
-    add->add_option("--role", role, roles)->required();
-    passwd = user->add_subcommand("passwd", "Set a user's password; ends the user's sessions");
-    passwd->add_option("name", name, "User name")->required();
-    set_role = user->add_subcommand("set-role", "Change a user's role; ends the user's sessions");
-    set_role->add_option("name", name, "User name")->required();
-    set_role->add_option("--role", role, roles)->required();
-    for (CLI::App* command : {add, passwd}) {
-      command->add_flag("--password-stdin", password_stdin,
-                        "Ask once (for scripts that pipe the password in)");
-    }
-    del = user->add_subcommand("del", "Remove a user; ends the user's sessions");
-    del->add_option("name", name, "User name")->required();
-    list = user->add_subcommand("list", "List users, their roles and hash costs");
-    list->add_flag("--json", json, "JSON output");
-  }
-
-  bool parsed() const {
-    return add->parsed() || passwd->parsed() || set_role->parsed() || del->parsed() ||
-           list->parsed();
-  }
-
-  Status Run(const DaemonConfig& config) {
-    FK_TRY(fs::MakeDirs(config.data_dir, 0711));
-    auto users = FK_TRY(access::OpenLocalUsers(config.auth, config.data_dir));
-    if (list->parsed()) return List(*users);
-    if (add->parsed()) {
-      FK_TRY(auth::ValidateUserName(name));
-      if (!auth::IsKnownRole(role)) return Fail(ErrorCode::kInvalidInput, "unknown role " + role);
-      const std::string password = FK_TRY(Password());
-      FK_TRY(users->Add(name, role, password));
-      std::cout << "added user " << name << " (" << role << ")\n";
-      return {};
-    }
-    if (passwd->parsed()) {
-      const std::string password = FK_TRY(Password());
-      FK_TRY(users->SetPassword(name, password));
-      return EndSessions(config, "password of " + name + " changed");
-    }
-    if (set_role->parsed()) {
-      FK_TRY(users->SetRole(name, role));
-      return EndSessions(config, name + " is now " + role);
-    }
-    FK_TRY(users->Remove(name));
-    return EndSessions(config, "removed user " + name);
-  }
-
- private:
-  // From the terminal without echo, twice; or stdin's first line (core/secret_input.h).
-  Result<std::string> Password() const {
-    return ReadSecret("Password for " + name + ": ", /*confirm=*/!password_stdin);
-  }
-
-  Status EndSessions(const DaemonConfig& config, const std::string& done) const {
-    auto sessions = FK_TRY(
-        auth::SessionStore::Open(access::SessionsFile(config.data_dir), config.auth.sessions));
-    const int ended = FK_TRY(sessions->RevokeUser(name));
-    std::cout << done << "; " << ended << " session(s) ended\n";
-    return {};
-  }
-
-  Status List(auth::LocalUserStore& users) const {
-    const auto all = FK_TRY(users.List());
-    if (json) {
-      boost::json::array out;
-      for (const auto& u : all) {
-        out.push_back(
-            boost::json::object{{"name", u.name},
-                                {"role", u.role},
-                                {"argon2", boost::json::object{{"memory_kib", u.argon2.memory_kib},
-                                                               {"iterations", u.argon2.passes},
-                                                               {"parallelism", u.argon2.lanes}}}});
-      }
-      std::cout << boost::json::serialize(out) << "\n";
-      return {};
-    }
-    std::printf("%-24s %-16s %s\n", "NAME", "ROLE", "ARGON2ID (m KiB, t, p)");
-    for (const auto& u : all) {
-      std::printf("%-24s %-16s %u, %u, %u\n", u.name.c_str(), u.role.c_str(), u.argon2.memory_kib,
-                  u.argon2.passes, u.argon2.lanes);
-    }
-    return {};
-  }
-};
-
 }  // namespace
-
-Result<ListenAddress> ParseListenAddress(std::string_view text) {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return Fail(ErrorCode::kInvalidInput,
-                "listen address must be host:port, not \"" + std::string(text) + "\"");
-  }
-  std::string_view host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::uint64_t port = FK_TRY(ParseUnsigned(text.substr(colon + 1), "listen port"));
-  if (port > 65535) return Fail(ErrorCode::kInvalidInput, "listen port must be at most 65535");
-  return ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
-}
 
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config) {
   const std::string text = FK_TRY_CTX(fs::ReadFile(path, 1 << 20), path);
@@ -363,37 +242,15 @@ int Serve(const DaemonConfig& config) {
     log::Warn("audit log {}: {}", audit_log->path(), problem);
   }
 
-  // Settings weaker than the defaults are the administrator's choice, and on the record.
-  for (const std::string& weaker : access::WeakerThanDefaults(config.auth)) {
-    log::Warn("weaker than the default: {}", weaker);
-    const audit::Event event{.actor = "fogkeepd",
-                             .source = "local",
-                             .action = "config.weaker",
-                             .target = "auth",
-                             .result = "accepted",
-                             .detail = weaker};
-    if (Result<audit::Record> appended = audit_log->Append(event); !appended) {
-      return Failed(appended.error());
-    }
-  }
-
   // Logins: the configured back-ends, the throttle, and sessions that outlive a restart.
-  Result<std::unique_ptr<auth::AuthChain>> chain =
-      access::BuildAuthChain(config.auth, config.data_dir);
-  if (!chain) return Failed(chain.error());
-  Result<std::unique_ptr<auth::LoginThrottle>> throttle =
-      auth::LoginThrottle::Create(config.auth.throttle);
-  if (!throttle) return Failed(throttle.error());
-  Result<std::unique_ptr<auth::SessionStore>> sessions_opened =
-      auth::SessionStore::Open(access::SessionsFile(config.data_dir), config.auth.sessions);
-  if (!sessions_opened) return Failed(sessions_opened.error());
-  std::shared_ptr<auth::SessionStore> sessions = std::move(*sessions_opened);
+  Result<access::LoginStack> logins =
+      access::OpenLoginStack(config.auth, config.data_dir, *audit_log, "fogkeepd");
+  if (!logins) return Failed(logins.error());
 
   NodeServices services{.apps = apps, .audit = audit_log, .storage = storage};
   services.api.max_upload_bytes = config.max_upload_mb << 20;
   services.api.version = std::string(kVersion);
-  services.login =
-      std::make_shared<auth::LoginService>(std::move(*chain), std::move(*throttle), sessions);
+  services.login = logins->login;
   net::Router router;
   if (Status registered = RegisterNodeRoutes(router, services); !registered) {
     return Failed(registered.error());
@@ -419,10 +276,8 @@ int Serve(const DaemonConfig& config) {
   if (!options.tcp && !options.unix_socket) {
     return Failed(Error(ErrorCode::kInvalidInput, "neither --listen nor --socket is enabled"));
   }
-  auto authenticator = std::make_shared<access::SessionAuthenticator>(
-      sessions, std::make_shared<access::TokenAuthenticator>(TokensFile(config.data_dir)));
   Result<std::unique_ptr<net::Server>> server =
-      net::Server::Create(std::move(options), std::move(router), authenticator,
+      net::Server::Create(std::move(options), std::move(router), logins->authenticator,
                           std::make_shared<access::RoleAuthorizer>());
   if (!server) return Failed(server.error());
   if (Status started = (*server)->Start(); !started) return Failed(started.error());
@@ -445,9 +300,20 @@ int Serve(const DaemonConfig& config) {
     }
   }
 
+  // Once enrolled, the node reports to its director and follows its desired state.
+  std::unique_ptr<DirectorLink> director;
+  if (IsEnrolled(config.data_dir)) {
+    Result<std::unique_ptr<DirectorLink>> linked = DirectorLink::Start(config.data_dir, apps);
+    if (!linked) return Failed(linked.error());
+    director = std::move(*linked);
+    std::cout << "fogkeepd: reporting to the director of " << config.data_dir << "/director\n";
+    std::cout.flush();
+  }
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log::Info("{}: stopping (apps keep running)", strsignal(signal_number));
+  if (director) director->Stop();
   (*server)->Stop();
   server->reset();
   apps.reset();
@@ -512,13 +378,22 @@ int DaemonMain(int argc, char** argv) {
   };
 
   app.add_subcommand("serve", "Serve the node API (the default)");
-  auto* token = app.add_subcommand("token", "Manage API bearer tokens")->require_subcommand(1);
-  auto* create = token->add_subcommand("create", "Create a token; prints it once");
-  std::string role;
-  create->add_option("--role", role, "admin, app-manager, network-manager or auditor")->required();
-
-  UserCommands users;
-  users.Register(app);
+  access::AdminCommands admin;
+  admin.Register(app, "fogkeepd");
+  EnrollOptions enroll_options;
+  auto* enroll = app.add_subcommand(
+      "enroll",
+      "Enroll this node with a director: makes the node key (DATA-DIR/director/node.key),\n"
+      "sends a CSR with a one-time token, and keeps the certificate the fleet CA issues.\n"
+      "fogkeepd then reports to the director and follows its desired state over mutual TLS.");
+  enroll->add_option("--director", enroll_options.director_url, "https://host:9443")->required();
+  enroll->add_option("--token", enroll_options.token, "One-time enrollment token")
+      ->envname("FOGKEEP_ENROLLMENT_TOKEN")
+      ->required();
+  enroll->add_option("--ca-fingerprint", enroll_options.ca_fingerprint,
+                     "SHA-256 of the fleet CA certificate (printed by fogkeep-director)");
+  enroll->add_option("--ca-file", enroll_options.ca_file, "The fleet CA certificate, PEM");
+  enroll->add_option("--name", enroll_options.name, "Display name (default: the host name)");
 
   try {
     app.parse(argc, argv);
@@ -528,17 +403,15 @@ int DaemonMain(int argc, char** argv) {
   }
   Result<DaemonConfig> config = resolve();
   if (!config) return Failed(config.error());
-  if (create->parsed()) {
+  if (enroll->parsed()) {
     if (Status made = fs::MakeDirs(config->data_dir, 0711); !made) return Failed(made.error());
-    Result<std::string> created = access::CreateToken(TokensFile(config->data_dir), role);
-    if (!created) return Failed(created.error());
-    std::cout << *created << "\n";
-    std::cerr << "fogkeepd: token for role " << role
-              << " created; it is shown only now (only its SHA-256 is stored)\n";
+    Result<std::string> device = Enroll(config->data_dir, enroll_options);
+    if (!device) return Failed(device.error());
+    std::cout << "enrolled as device " << *device << "\n";
     return 0;
   }
-  if (users.parsed()) {
-    if (Status done = users.Run(*config); !done) return Failed(done.error());
+  if (admin.parsed()) {
+    if (Status done = admin.Run(config->data_dir, config->auth); !done) return Failed(done.error());
     return 0;
   }
   return Serve(*config);

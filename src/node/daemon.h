@@ -13,6 +13,7 @@
 #include "access/auth_config.h"
 #include "core/error.h"
 #include "crypto/tls.h"
+#include "net/server.h"
 #include "node/network_cni.h"
 #include "node/sss/service.h"
 
@@ -54,11 +55,8 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
 // localhost and the host name, the key written 0600 before the certificate.
 Result<crypto::TlsIdentity> EnsureNodeIdentity(const std::string& data_dir);
 
-struct ListenAddress {
-  std::string host;
-  std::uint16_t port = 0;
-};
-Result<ListenAddress> ParseListenAddress(std::string_view text);
+using net::ListenAddress;
+using net::ParseListenAddress;
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
 int Serve(const DaemonConfig& config);

@@ -1,0 +1,198 @@
+#include "api/director.h"
+
+#include <boost/json.hpp>
+
+#include "api/object_reader.h"
+
+namespace fogkeep::api {
+namespace {
+
+namespace json = boost::json;
+using detail::ObjectReader;
+
+json::array Strings(const std::vector<std::string>& values) {
+  json::array out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.emplace_back(v);
+  return out;
+}
+
+template <typename T>
+json::array Objects(const std::vector<T>& values) {
+  json::array out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.push_back(ToJson(v));
+  return out;
+}
+
+}  // namespace
+
+json::value ToJson(const EnrollmentTokenRequest& v) {
+  return json::object{{"tags", Strings(v.tags)}, {"ttl_seconds", v.ttl_seconds}};
+}
+
+json::value ToJson(const EnrollmentTokenInfo& v) {
+  json::object o{{"id", v.id},
+                 {"tags", Strings(v.tags)},
+                 {"created_by", v.created_by},
+                 {"created_at", v.created_at},
+                 {"expires_at", v.expires_at},
+                 {"used_by", v.used_by},
+                 {"used_at", v.used_at}};
+  if (!v.token.empty()) o["token"] = v.token;
+  return o;
+}
+
+json::value ToJson(const EnrollmentTokenList& v) {
+  return json::object{{"tokens", Objects(v.tokens)}};
+}
+
+json::value ToJson(const DeviceApp& v) {
+  return json::object{{"id", v.id},
+                      {"name", v.name},
+                      {"version", v.version},
+                      {"state", v.state},
+                      {"error", v.error}};
+}
+
+json::value ToJson(const NodeReport& v) {
+  return json::object{
+      {"agent_version", v.agent_version}, {"health", v.health}, {"apps", Objects(v.apps)}};
+}
+
+json::value ToJson(const DeviceInfo& v) {
+  return json::object{{"id", v.id},
+                      {"name", v.name},
+                      {"tags", Strings(v.tags)},
+                      {"status", v.status},
+                      {"cert_serial", v.cert_serial},
+                      {"cert_not_after", v.cert_not_after},
+                      {"enrolled_at", v.enrolled_at},
+                      {"agent_version", v.agent_version},
+                      {"health", v.health},
+                      {"last_seen", v.last_seen},
+                      {"last_report_at", v.last_report_at},
+                      {"apps", Objects(v.apps)}};
+}
+
+json::value ToJson(const DeviceList& v) { return json::object{{"devices", Objects(v.devices)}}; }
+
+json::value ToJson(const DeviceUpdate& v) {
+  json::object o{{"tags", Strings(v.tags)}};
+  if (!v.name.empty()) o["name"] = v.name;
+  return o;
+}
+
+json::value ToJson(const DesiredApp& v) {
+  return json::object{{"name", v.name},
+                      {"version", v.version},
+                      {"sha256", v.sha256},
+                      {"package_url", v.package_url},
+                      {"state", v.state},
+                      {"config_ini", v.config_ini},
+                      {"deployment", v.deployment}};
+}
+
+json::value ToJson(const DesiredState& v) {
+  return json::object{{"device_id", v.device_id},
+                      {"generation", v.generation},
+                      {"tags", Strings(v.tags)},
+                      {"apps", Objects(v.apps)}};
+}
+
+Status FromJson(const json::value& j, EnrollmentTokenRequest* out) {
+  ObjectReader r(j, "enrollment token request");
+  r.Strings("tags", &out->tags);
+  r.Integer("ttl_seconds", &out->ttl_seconds);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, EnrollmentTokenInfo* out) {
+  ObjectReader r(j, "enrollment token");
+  r.String("id", &out->id);
+  r.String("token", &out->token);
+  r.Strings("tags", &out->tags);
+  r.String("created_by", &out->created_by);
+  r.Integer("created_at", &out->created_at);
+  r.Integer("expires_at", &out->expires_at);
+  r.String("used_by", &out->used_by);
+  r.Integer("used_at", &out->used_at);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, EnrollmentTokenList* out) {
+  ObjectReader r(j, "enrollment token list");
+  r.Objects("tokens", &out->tokens);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DeviceApp* out) {
+  ObjectReader r(j, "app");
+  r.String("id", &out->id);
+  r.String("name", &out->name);
+  r.String("version", &out->version);
+  r.String("state", &out->state);
+  r.String("error", &out->error);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, NodeReport* out) {
+  ObjectReader r(j, "report");
+  r.String("agent_version", &out->agent_version);
+  r.String("health", &out->health);
+  r.Objects("apps", &out->apps);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DeviceInfo* out) {
+  ObjectReader r(j, "device");
+  r.String("id", &out->id);
+  r.String("name", &out->name);
+  r.Strings("tags", &out->tags);
+  r.String("status", &out->status);
+  r.String("cert_serial", &out->cert_serial);
+  r.Integer("cert_not_after", &out->cert_not_after);
+  r.Integer("enrolled_at", &out->enrolled_at);
+  r.String("agent_version", &out->agent_version);
+  r.String("health", &out->health);
+  r.Integer("last_seen", &out->last_seen);
+  r.Integer("last_report_at", &out->last_report_at);
+  r.Objects("apps", &out->apps);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DeviceList* out) {
+  ObjectReader r(j, "device list");
+  r.Objects("devices", &out->devices);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DeviceUpdate* out) {
+  ObjectReader r(j, "device update");
+  r.Strings("tags", &out->tags);
+  r.String("name", &out->name);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DesiredApp* out) {
+  ObjectReader r(j, "desired app");
+  r.String("name", &out->name);
+  r.String("version", &out->version);
+  r.String("sha256", &out->sha256);
+  r.String("package_url", &out->package_url);
+  r.String("state", &out->state);
+  r.String("config_ini", &out->config_ini);
+  r.String("deployment", &out->deployment);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DesiredState* out) {
+  ObjectReader r(j, "desired state");
+  r.String("device_id", &out->device_id);
+  r.Integer("generation", &out->generation);
+  r.Strings("tags", &out->tags);
+  r.Objects("apps", &out->apps);
+  return r.status();
+}
+
+}  // namespace fogkeep::api

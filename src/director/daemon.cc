@@ -1,0 +1,326 @@
+#include "director/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "access/admin_commands.h"
+#include "access/audit_api.h"
+#include "access/login_stack.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/yaml.h"
+#include "crypto/keys.h"
+#include "director/ca.h"
+#include "director/device_auth.h"
+#include "director/enrollment.h"
+#include "director/generation_watch.h"
+#include "director/routes.h"
+#include "director/store.h"
+#include "net/server.h"
+
+namespace fogkeep::director {
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+std::string CaDir(const DirectorConfig& c) {
+  return c.ca_dir.empty() ? c.data_dir + "/ca" : c.ca_dir;
+}
+std::string AddrFile(const DirectorConfig& c) { return c.data_dir + "/director.addr"; }
+
+int Failed(const Error& error) {
+  std::string line = error.message();
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::cerr << "fogkeep-director: " << line << "\n";
+  return 1;
+}
+
+Result<std::int64_t> ParsePositive(std::string_view text, std::string_view what) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value <= 0) {
+    return Fail(ErrorCode::kInvalidInput, std::string(what) + " must be a positive integer");
+  }
+  return value;
+}
+
+Result<std::vector<std::string>> ScalarList(const yaml::Node& node, std::string_view what) {
+  if (!node.IsSequence()) {
+    return Fail(ErrorCode::kInvalidInput, std::string(what) + " must be a list");
+  }
+  std::vector<std::string> out;
+  for (const yaml::Node& item : node.items()) {
+    if (!item.IsScalar()) {
+      return Fail(ErrorCode::kInvalidInput, std::string(what) + " must be a list of strings");
+    }
+    out.push_back(item.scalar());
+  }
+  return out;
+}
+
+Status CheckConfig(const DirectorConfig& c) {
+  if (c.data_dir.empty()) return Fail(ErrorCode::kInvalidInput, "data-dir must not be empty");
+  FK_TRY(net::ParseListenAddress(c.listen));
+  if (c.store != "sqlite" && c.store != "postgres") {
+    return Fail(ErrorCode::kInvalidInput, "store must be sqlite or postgres, not " + c.store);
+  }
+  if (c.store == "postgres" && c.postgres.empty()) {
+    return Fail(ErrorCode::kInvalidInput, "store postgres needs postgres: <libpq conninfo>");
+  }
+  if (c.node_certificate_hours <= 0 || c.node_certificate_hours > 24 * 30) {
+    return Fail(ErrorCode::kInvalidInput, "node-certificate-hours must be 1 to 720");
+  }
+  if (c.max_poll_seconds <= 0 || c.max_poll_seconds > 300) {
+    return Fail(ErrorCode::kInvalidInput, "max-poll-seconds must be 1 to 300");
+  }
+  log::Level level;
+  if (!log::ParseLevel(c.log_level, &level)) {
+    return Fail(ErrorCode::kInvalidInput, "log-level must be debug, info, warn, error or off");
+  }
+  return {};
+}
+
+// The fleet CA of `dir`, made on first start.
+Result<std::shared_ptr<FleetCa>> EnsureCa(const DirectorConfig& c) {
+  Result<FleetCa> loaded = FleetCa::Load(CaDir(c));
+  if (!loaded && loaded.error().code() == ErrorCode::kNotFound) {
+    log::Info("creating the fleet CA \"{}\" in {}", c.fleet_name, CaDir(c));
+    loaded = FleetCa::Create(CaDir(c), c.fleet_name);
+  }
+  if (!loaded) return std::unexpected(loaded.error().With("fleet CA in " + CaDir(c)));
+  return std::make_shared<FleetCa>(std::move(*loaded));
+}
+
+// The director's HTTPS identity, issued by its own fleet CA on first start (the key written
+// 0600 before the certificate), so a node that trusts the CA from enrollment trusts the
+// director too.
+Result<crypto::TlsIdentity> EnsureServerIdentity(const DirectorConfig& c, const FleetCa& ca) {
+  const std::string dir = c.data_dir + "/tls";
+  const std::string key_path = dir + "/director.key";
+  const std::string cert_path = dir + "/director.pem";
+  if (::access(key_path.c_str(), F_OK) == 0 && ::access(cert_path.c_str(), F_OK) == 0) {
+    crypto::PrivateKey key = FK_TRY_CTX(crypto::PrivateKey::Load(key_path), key_path);
+    auto chain =
+        FK_TRY_CTX(crypto::Certificate::BundleFromPem(FK_TRY(fs::ReadFile(cert_path))), cert_path);
+    return crypto::TlsIdentity{std::move(key), std::move(chain)};
+  }
+  FK_TRY(fs::MakeDirs(dir, 0700));
+  crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256));
+  FK_TRY(key.Save(key_path));
+  crypto::Certificate cert = FK_TRY(ca.IssueServerCertificate(
+      key.Public(), c.dns_names, c.ip_addresses, FleetCa::kMaxServerLifetime));
+  FK_TRY(fs::WriteFileAtomic(cert_path, cert.ToPem() + ca.certificate().ToPem(), 0644));
+  return crypto::TlsIdentity{std::move(key), {cert, ca.certificate()}};
+}
+
+Result<std::shared_ptr<FleetStore>> OpenStore(const DirectorConfig& c) {
+  if (c.store == "postgres") return FK_TRY(OpenPostgresStore(c.postgres));
+  return FK_TRY(OpenSqliteStore(c.data_dir + "/fleet.db"));
+}
+
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+int Serve(const DirectorConfig& config) {
+  const sigset_t stop_signals = BlockStopSignals();
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(config.log_level, &level);
+  log::SetLevel(level);
+  if (Status made = fs::MakeDirs(config.data_dir, 0700); !made) return Failed(made.error());
+
+  Result<std::shared_ptr<FleetCa>> ca = EnsureCa(config);
+  if (!ca) return Failed(ca.error());
+  Result<crypto::TlsIdentity> identity = EnsureServerIdentity(config, **ca);
+  if (!identity) return Failed(identity.error());
+  Result<std::shared_ptr<FleetStore>> store = OpenStore(config);
+  if (!store) return Failed(store.error());
+
+  Result<std::unique_ptr<audit::AuditLog>> audit_opened =
+      audit::AuditLog::Open(config.data_dir + "/audit.log");
+  if (!audit_opened) return Failed(audit_opened.error());
+  std::shared_ptr<audit::AuditLog> audit_log = std::move(*audit_opened);
+  for (const std::string& problem : audit_log->open_report().problems) {
+    log::Warn("audit log {}: {}", audit_log->path(), problem);
+  }
+  Result<access::LoginStack> logins =
+      access::OpenLoginStack(config.auth, config.data_dir, *audit_log, "fogkeep-director");
+  if (!logins) return Failed(logins.error());
+
+  DirectorServices services;
+  services.store = *store;
+  services.enrollment = std::make_shared<Enrollment>(
+      *store, *ca,
+      EnrollmentOptions{.certificate_lifetime = std::chrono::hours(config.node_certificate_hours)});
+  services.generations = std::make_shared<GenerationWatch>(*store);
+  services.audit = audit_log;
+  services.login = logins->login;
+  services.version = std::string(kVersion);
+  services.max_poll_wait = std::chrono::seconds(config.max_poll_seconds);
+  net::Router router;
+  if (Status registered = RegisterDirectorRoutes(router, services); !registered) {
+    return Failed(registered.error());
+  }
+
+  const net::ListenAddress listen = *net::ParseListenAddress(config.listen);
+  crypto::TrustStore fleet;
+  fleet.AddAnchor((*ca)->certificate());
+  net::ServerOptions options;
+  options.tcp =
+      net::TcpListenerOptions{.address = listen.host,
+                              .port = listen.port,
+                              // Nodes present their fleet certificate; people log in without one.
+                              .tls = {.identity = *identity, .client_trust = std::move(fleet)}};
+  options.io_threads = 1;
+  // Long-polls hold a worker each while they wait.
+  options.limits.worker_threads = 64;
+  options.limits.max_connections = 4096;
+  options.audit = access::MakeAuditSink(audit_log);
+  auto authenticator = std::make_shared<DeviceAuthenticator>(*store, logins->authenticator);
+  Result<std::unique_ptr<net::Server>> server = net::Server::Create(
+      std::move(options), std::move(router), authenticator, std::make_shared<DirectorAuthorizer>());
+  if (!server) return Failed(server.error());
+  if (Status started = (*server)->Start(); !started) return Failed(started.error());
+
+  const bool v6 = listen.host.find(':') != std::string::npos;
+  const std::string address = "https://" + (v6 ? "[" + listen.host + "]" : listen.host) + ":" +
+                              std::to_string((*server)->tcp_port());
+  std::cout << "fogkeep-director: listening on " << address << " (store " << config.store << ")\n";
+  std::cout << "fogkeep-director: fleet CA sha256 " << (*ca)->certificate().Fingerprint() << " ("
+            << CaDir(config) << "/ca.crt)\n";
+  std::cout.flush();
+  if (Status written = fs::WriteFileAtomic(AddrFile(config), address + "\n", 0644); !written) {
+    log::Warn("cannot write {}: {}", AddrFile(config), written.error().message());
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log::Info("{}: stopping", strsignal(signal_number));
+  services.generations->Stop();
+  (*server)->Stop();
+  unlink(AddrFile(config).c_str());
+  return 0;
+}
+
+}  // namespace
+
+Result<DirectorConfig> ApplyConfigFile(const std::string& path, DirectorConfig config) {
+  const std::string text = FK_TRY_CTX(fs::ReadFile(path, 1 << 20), path);
+  const yaml::Node root = FK_TRY_CTX(yaml::Parse(text), path);
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) return Fail(ErrorCode::kInvalidInput, path + ": must be a mapping");
+  for (const auto& [key, value] : root.entries()) {
+    const std::string where = path + ":" + std::to_string(value.line()) + ": " + key;
+    if (key == "auth") {
+      config.auth = FK_TRY_CTX(access::ParseAuthSettings(value, config.auth), path);
+      continue;
+    }
+    if (key == "dns-names" || key == "ip-addresses") {
+      auto list = FK_TRY_CTX(ScalarList(value, key), where);
+      (key == "dns-names" ? config.dns_names : config.ip_addresses) = std::move(list);
+      continue;
+    }
+    if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
+    const std::string& v = value.scalar();
+    if (key == "data-dir") {
+      config.data_dir = v;
+    } else if (key == "listen") {
+      config.listen = v;
+    } else if (key == "store") {
+      config.store = v;
+    } else if (key == "postgres") {
+      config.postgres = v;
+    } else if (key == "ca-dir") {
+      config.ca_dir = v;
+    } else if (key == "fleet-name") {
+      config.fleet_name = v;
+    } else if (key == "node-certificate-hours") {
+      config.node_certificate_hours = FK_TRY_CTX(ParsePositive(v, key), where);
+    } else if (key == "max-poll-seconds") {
+      config.max_poll_seconds = FK_TRY_CTX(ParsePositive(v, key), where);
+    } else if (key == "log-level") {
+      config.log_level = v;
+    } else {
+      return Fail(ErrorCode::kInvalidInput, where + ": unknown key");
+    }
+  }
+  return config;
+}
+
+int DirectorMain(int argc, char** argv) {
+  CLI::App app{
+      "fogkeep-director: enrolls fog nodes through its fleet CA (EST over HTTPS), keeps the\n"
+      "fleet's inventory, and serves each node its desired state over mutual TLS. Runs on\n"
+      "embedded SQLite by default, or as several replicas sharing one PostgreSQL database.\n",
+      "fogkeep-director"};
+  app.set_version_flag("--version", "fogkeep-director " + std::string(kVersion));
+  app.fallthrough();
+  std::string config_path;
+  DirectorConfig flags;
+  app.add_option("--config", config_path,
+                 "YAML config file: keys as the flags below, lists dns-names: and ip-addresses:, "
+                 "and the mapping auth:");
+  auto* data_dir =
+      app.add_option("--data-dir", flags.data_dir, "State directory")->capture_default_str();
+  auto* listen = app.add_option("--listen", flags.listen, "HTTPS address host:port (port 0: any)")
+                     ->capture_default_str();
+  auto* store = app.add_option("--store", flags.store, "sqlite (DATA-DIR/fleet.db) or postgres")
+                    ->capture_default_str();
+  auto* postgres = app.add_option("--postgres", flags.postgres,
+                                  "libpq conninfo with --store postgres, e.g. "
+                                  "\"host=db dbname=fogkeep user=fogkeep\"");
+  auto* ca_dir = app.add_option("--ca-dir", flags.ca_dir,
+                                "Fleet CA directory (ca.key, ca.crt); default DATA-DIR/ca. "
+                                "Replicas of one fleet share it");
+  auto* fleet_name =
+      app.add_option("--fleet-name", flags.fleet_name, "Common name of a new fleet CA")
+          ->capture_default_str();
+  auto* log_level =
+      app.add_option("--log-level", flags.log_level, "debug, info, warn, error or off")
+          ->capture_default_str();
+  app.add_subcommand("serve", "Serve the director API (the default)");
+  access::AdminCommands admin;
+  admin.Register(app, "fogkeep-director");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  DirectorConfig config;
+  if (!config_path.empty()) {
+    Result<DirectorConfig> file = ApplyConfigFile(config_path, config);
+    if (!file) return Failed(file.error());
+    config = std::move(*file);
+  }
+  if (data_dir->count() > 0) config.data_dir = flags.data_dir;
+  if (listen->count() > 0) config.listen = flags.listen;
+  if (store->count() > 0) config.store = flags.store;
+  if (postgres->count() > 0) config.postgres = flags.postgres;
+  if (ca_dir->count() > 0) config.ca_dir = flags.ca_dir;
+  if (fleet_name->count() > 0) config.fleet_name = flags.fleet_name;
+  if (log_level->count() > 0) config.log_level = flags.log_level;
+  if (Status checked = CheckConfig(config); !checked) return Failed(checked.error());
+  if (admin.parsed()) {
+    if (Status done = admin.Run(config.data_dir, config.auth); !done) return Failed(done.error());
+    return 0;
+  }
+  return Serve(config);
+}
+
+}  // namespace fogkeep::director

@@ -1,0 +1,313 @@
+#include "director/routes.h"
+
+#include <charconv>
+
+#include "access/audit_api.h"
+#include "access/auth_token.h"
+#include "api/director.h"
+#include "api/est.h"
+#include "api/node.h"
+#include "auth/roles.h"
+#include "director/device_auth.h"
+
+namespace fogkeep::director {
+namespace {
+
+using net::Method;
+using net::Request;
+using net::Response;
+using net::RouteOptions;
+
+constexpr std::size_t kMaxReportBytes = 256 << 10;
+
+std::string_view StatusName(DeviceStatus status) {
+  return status == DeviceStatus::kEnrolled ? "enrolled" : "decommissioned";
+}
+
+api::DeviceInfo ToWire(const Device& d) {
+  api::DeviceInfo info{.id = d.id,
+                       .name = d.name,
+                       .tags = d.tags,
+                       .status = std::string(StatusName(d.status)),
+                       .cert_serial = d.cert_serial,
+                       .cert_not_after = d.cert_not_after,
+                       .enrolled_at = d.enrolled_at,
+                       .agent_version = d.agent_version,
+                       .health = d.health,
+                       .last_seen = d.last_seen,
+                       .last_report_at = d.last_report_at};
+  // The report was checked when it arrived; one that no longer parses shows no apps.
+  if (!d.report_json.empty()) {
+    if (Result<api::NodeReport> report = api::FromJsonText<api::NodeReport>(d.report_json)) {
+      info.apps = std::move(report->apps);
+    }
+  }
+  return info;
+}
+
+api::EnrollmentTokenInfo ToWire(const EnrollmentToken& t) {
+  return api::EnrollmentTokenInfo{.id = t.id,
+                                  .tags = t.tags,
+                                  .created_by = t.created_by,
+                                  .created_at = t.created_at,
+                                  .expires_at = t.expires_at,
+                                  .used_by = t.used_by,
+                                  .used_at = t.used_at};
+}
+
+// The answer of an EST exchange: base64 of a certs-only PKCS#7 (RFC 7030 §4.1.3, §4.2.3).
+Result<Response> CertsOnly(const std::vector<crypto::Certificate>& chain,
+                           std::string_view content_type) {
+  Response response = Response::Text(FK_TRY(api::est::EncodeCertsOnlyBody(chain)));
+  response.headers.Set("Content-Type", content_type);
+  response.headers.Set("Content-Transfer-Encoding", api::est::kTransferEncoding);
+  return response;
+}
+
+// A PKCS#10 body, refused unless it says it is one (RFC 7030 §4.2.1).
+Result<crypto::CertificateRequest> EnrollRequest(const Request& request) {
+  const std::optional<std::string_view> type = request.headers.Get("Content-Type");
+  if (!type ||
+      type->substr(0, api::est::kPkcs10ContentType.size()) != api::est::kPkcs10ContentType) {
+    return Fail(ErrorCode::kInvalidInput, "an enrollment request must be application/pkcs10");
+  }
+  return api::est::ParseEnrollRequestBody(request.body);
+}
+
+Result<std::int64_t> WaitSeconds(const Request& request, std::chrono::seconds max) {
+  const std::optional<std::string_view> text = request.Query("wait");
+  if (!text) return 0;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < 0) {
+    return Fail(ErrorCode::kInvalidInput, "wait must be a number of seconds");
+  }
+  return std::min<std::int64_t>(value, max.count());
+}
+
+std::string ETag(std::int64_t generation) { return "\"g" + std::to_string(generation) + "\""; }
+
+class DirectorApi {
+ public:
+  explicit DirectorApi(DirectorServices services) : s_(std::move(services)) {}
+
+  Result<Response> Health(Request&) {
+    return net::JsonResponse(api::Health{.status = "ok", .version = s_.version});
+  }
+
+  Result<Response> CaCerts(Request&) {
+    return CertsOnly({s_.enrollment->ca().certificate()}, api::est::kCaCertsContentType);
+  }
+
+  Result<Response> SimpleEnroll(Request& request) {
+    // Public route: the token is the credential, checked here (and audited as the principal's
+    // claim, so a wrong guess is on the record with its token id).
+    const Result<std::string_view> token = access::BearerToken(request);
+    if (!token) return Fail(ErrorCode::kUnauthenticated, "an enrollment token is required");
+    request.audit_note = "token " + std::string(token->substr(0, token->find('.')));
+    const crypto::CertificateRequest csr = FK_TRY(EnrollRequest(request));
+    const Enrollment::Issued issued = FK_TRY(s_.enrollment->Enroll(*token, csr));
+    request.principal = net::Principal{.id = issued.device_id, .mechanism = "enrollment-token"};
+    s_.generations->Changed();
+    return CertsOnly(issued.chain, api::est::kCertsOnlyContentType);
+  }
+
+  Result<Response> SimpleReenroll(Request& request) {
+    const crypto::CertificateRequest csr = FK_TRY(EnrollRequest(request));
+    const Enrollment::Issued issued = FK_TRY(s_.enrollment->Reenroll(request.principal->id, csr));
+    return CertsOnly(issued.chain, api::est::kCertsOnlyContentType);
+  }
+
+  Result<Response> Desired(Request& request) {
+    const std::int64_t wait = FK_TRY(WaitSeconds(request, s_.max_poll_wait));
+    std::int64_t generation = FK_TRY(s_.generations->Current());
+    const std::optional<std::string_view> known = request.headers.Get("If-None-Match");
+    if (known && *known == ETag(generation)) {
+      generation = FK_TRY(s_.generations->WaitBeyond(generation, std::chrono::seconds(wait)));
+      if (*known == ETag(generation)) {
+        Response unchanged;
+        unchanged.status = 304;
+        unchanged.headers.Set("ETag", ETag(generation));
+        return unchanged;
+      }
+    }
+    const std::optional<Device> device = FK_TRY(s_.store->FindDevice(request.principal->id));
+    if (!device) return Fail(ErrorCode::kNotFound, "no device " + request.principal->id);
+    api::DesiredState desired{
+        .device_id = device->id, .generation = generation, .tags = device->tags};
+    Response response = net::JsonResponse(desired);
+    response.headers.Set("ETag", ETag(generation));
+    return response;
+  }
+
+  Result<Response> Report(Request& request) {
+    const api::NodeReport report = FK_TRY(api::FromJsonText<api::NodeReport>(request.body));
+    DeviceReport indexed{.agent_version = report.agent_version,
+                         .health = report.health,
+                         .report_json = api::ToJsonText(report),
+                         .at = s_.clock()};
+    for (const api::DeviceApp& app : report.apps) indexed.apps.push_back(app.name);
+    FK_TRY(s_.store->RecordReport(request.principal->id, indexed));
+    Response done;
+    done.status = 204;
+    return done;
+  }
+
+  Result<Response> CreateToken(Request& request) {
+    const auto wanted = FK_TRY(api::FromJsonText<api::EnrollmentTokenRequest>(request.body));
+    api::EnrollmentTokenInfo created =
+        FK_TRY(s_.enrollment->CreateToken(wanted, request.principal->id));
+    request.audit_note = "token " + created.id;
+    return net::JsonResponse(created, 201);
+  }
+
+  Result<Response> ListTokens(Request&) {
+    api::EnrollmentTokenList list;
+    for (const EnrollmentToken& t : FK_TRY(s_.store->ListEnrollmentTokens())) {
+      list.tokens.push_back(ToWire(t));
+    }
+    return net::JsonResponse(list);
+  }
+
+  Result<Response> DeleteToken(Request& request) {
+    FK_TRY(s_.store->DeleteEnrollmentToken(std::string(request.Param("id"))));
+    Response done;
+    done.status = 204;
+    return done;
+  }
+
+  Result<Response> ListDevices(Request& request) {
+    DeviceFilter filter;
+    if (auto tag = request.Query("tag")) filter.tag = std::string(*tag);
+    if (auto app = request.Query("app")) filter.app = std::string(*app);
+    if (auto status = request.Query("status")) {
+      if (*status == "enrolled") {
+        filter.status = DeviceStatus::kEnrolled;
+      } else if (*status == "decommissioned") {
+        filter.status = DeviceStatus::kDecommissioned;
+      } else {
+        return Fail(ErrorCode::kInvalidInput, "status must be enrolled or decommissioned");
+      }
+    }
+    api::DeviceList list;
+    for (const Device& d : FK_TRY(s_.store->ListDevices(filter))) list.devices.push_back(ToWire(d));
+    return net::JsonResponse(list);
+  }
+
+  Result<Response> GetDevice(Request& request) {
+    return net::JsonResponse(ToWire(FK_TRY(Find(request))));
+  }
+
+  Result<Response> UpdateDevice(Request& request) {
+    const Device device = FK_TRY(Find(request));
+    const DeviceChanges parsed = FK_TRY(ParseUpdate(request.body));
+    if (parsed.name) FK_TRY(s_.store->SetDeviceName(device.id, *parsed.name));
+    if (parsed.tags) {
+      FK_TRY(s_.store->SetDeviceTags(device.id, FK_TRY(NormalizeTags(*parsed.tags))));
+      s_.generations->Changed();
+    }
+    return net::JsonResponse(ToWire(FK_TRY(Find(request))));
+  }
+
+  Result<Response> Decommission(Request& request) {
+    const Device device = FK_TRY(Find(request));
+    FK_TRY(s_.enrollment->Decommission(device.id));
+    s_.generations->Changed();
+    return net::JsonResponse(ToWire(FK_TRY(Find(request))));
+  }
+
+ private:
+  // Which fields a PATCH names: an absent field keeps its value.
+  struct DeviceChanges {
+    std::optional<std::string> name;
+    std::optional<std::vector<std::string>> tags;
+  };
+  static Result<DeviceChanges> ParseUpdate(std::string_view body) {
+    const boost::json::value json = FK_TRY(api::ParseJson(body));
+    api::DeviceUpdate update;
+    FK_TRY(api::FromJson(json, &update));
+    DeviceChanges out;
+    const boost::json::object& object = json.as_object();  // FromJson checked it is one
+    if (object.contains("name")) {
+      if (update.name.empty() || update.name.size() > 128) {
+        return Fail(ErrorCode::kInvalidInput, "name must be 1 to 128 characters");
+      }
+      for (char c : update.name) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          return Fail(ErrorCode::kInvalidInput, "name must not hold control characters");
+        }
+      }
+      out.name = update.name;
+    }
+    if (object.contains("tags")) out.tags = update.tags;
+    return out;
+  }
+
+  Result<Device> Find(const Request& request) {
+    const std::string id(request.Param("id"));
+    std::optional<Device> device = FK_TRY(s_.store->FindDevice(id));
+    if (!device) return Fail(ErrorCode::kNotFound, "no device " + id);
+    return std::move(*device);
+  }
+
+  const DirectorServices s_;
+};
+
+}  // namespace
+
+Status RegisterDirectorRoutes(net::Router& router, const DirectorServices& services) {
+  auto api = std::make_shared<DirectorApi>(services);
+  auto bind = [api](Result<Response> (DirectorApi::*method)(Request&)) {
+    return [api, method](Request& request) { return (api.get()->*method)(request); };
+  };
+  auto with = [](std::string_view permission, std::string_view action = {},
+                 std::uint64_t max_body = 64 << 10) {
+    return RouteOptions{.permission = std::string(permission),
+                        .max_body_bytes = max_body,
+                        .audit_action = std::string(action)};
+  };
+  const RouteOptions open{.is_public = true, .execution = net::Execution::kInline};
+  const RouteOptions enroll{.is_public = true,
+                            .max_body_bytes = api::est::kMaxEnrollRequestBodyBytes,
+                            .audit_action = "node.enroll"};
+  FK_TRY(router.Add(Method::kGet, "/healthz", open, bind(&DirectorApi::Health)));
+  FK_TRY(router.Add(Method::kGet, api::est::kCaCertsPath, open, bind(&DirectorApi::CaCerts)));
+  FK_TRY(router.Add(Method::kPost, api::est::kSimpleEnrollPath, enroll,
+                    bind(&DirectorApi::SimpleEnroll)));
+  FK_TRY(
+      router.Add(Method::kPost, api::est::kSimpleReenrollPath,
+                 with(kPermissionNodeSelf, "node.reenroll", api::est::kMaxEnrollRequestBodyBytes),
+                 bind(&DirectorApi::SimpleReenroll)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/node/desired", with(kPermissionNodeSelf),
+                    bind(&DirectorApi::Desired)));
+  // Reports are routine traffic: not an audit record each (the device row keeps the last).
+  RouteOptions report = with(kPermissionNodeSelf, "node.report", kMaxReportBytes);
+  report.audit_changes = false;
+  FK_TRY(router.Add(Method::kPost, "/api/v1/node/report", report, bind(&DirectorApi::Report)));
+
+  const auto enroll_permission = auth::kPermissionEnroll;
+  FK_TRY(router.Add(Method::kPost, "/api/v1/enrollment-tokens",
+                    with(enroll_permission, "enrollment.token.create"),
+                    bind(&DirectorApi::CreateToken)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/enrollment-tokens", with(enroll_permission),
+                    bind(&DirectorApi::ListTokens)));
+  FK_TRY(router.Add(Method::kDelete, "/api/v1/enrollment-tokens/{id}",
+                    with(enroll_permission, "enrollment.token.delete"),
+                    bind(&DirectorApi::DeleteToken)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/devices", with(auth::kPermissionDevicesRead),
+                    bind(&DirectorApi::ListDevices)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/devices/{id}", with(auth::kPermissionDevicesRead),
+                    bind(&DirectorApi::GetDevice)));
+  FK_TRY(router.Add(Method::kPatch, "/api/v1/devices/{id}",
+                    with(auth::kPermissionDevicesWrite, "device.update"),
+                    bind(&DirectorApi::UpdateDevice)));
+  FK_TRY(router.Add(Method::kPost, "/api/v1/devices/{id}/decommission",
+                    with(auth::kPermissionDevicesWrite, "device.decommission"),
+                    bind(&DirectorApi::Decommission)));
+
+  FK_TRY(access::RegisterAuditApi(router, services.audit));
+  FK_TRY(access::RegisterAuthApi(router, services.login, services.auth_api));
+  return {};
+}
+
+}  // namespace fogkeep::director

@@ -1,0 +1,52 @@
+// Every route fogkeep-director serves, registered in one place (the daemon serves exactly
+// this router, and the authorization test walks it).
+//
+//   GET    /healthz                              public
+//   GET    /.well-known/est/cacerts              public      the fleet CA (certs-only PKCS#7)
+//   POST   /.well-known/est/simpleenroll         public      "Authorization: Bearer <token>" +
+//                                                            PKCS#10 → the node's certificate
+//   POST   /.well-known/est/simplereenroll       node.self   renewal over mutual TLS
+//   GET    /api/v1/node/desired                  node.self   DesiredState; ETag; If-None-Match
+//                                                            + ?wait=S long-polls (304)
+//   POST   /api/v1/node/report                   node.self   NodeReport → 204
+//   POST   /api/v1/enrollment-tokens             enroll      EnrollmentTokenRequest → 201
+//   GET    /api/v1/enrollment-tokens             enroll
+//   DELETE /api/v1/enrollment-tokens/{id}        enroll      → 204
+//   GET    /api/v1/devices                       devices.read  ?tag=&status=&app=
+//   GET    /api/v1/devices/{id}                  devices.read
+//   PATCH  /api/v1/devices/{id}                  devices.write DeviceUpdate (name, tags)
+//   POST   /api/v1/devices/{id}/decommission     devices.write revokes it → DeviceInfo
+//   plus the login routes (access/auth_api.h) and GET /api/v1/audit (access/audit_api.h).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "access/auth_api.h"
+#include "audit/log.h"
+#include "auth/login.h"
+#include "core/error.h"
+#include "director/enrollment.h"
+#include "director/generation_watch.h"
+#include "director/store.h"
+#include "net/router.h"
+
+namespace fogkeep::director {
+
+struct DirectorServices {
+  std::shared_ptr<FleetStore> store;
+  std::shared_ptr<Enrollment> enrollment;
+  std::shared_ptr<GenerationWatch> generations;
+  std::shared_ptr<audit::AuditLog> audit;
+  std::shared_ptr<auth::LoginService> login;
+  access::AuthApiOptions auth_api;
+  std::string version = "0.1.0";
+  // The longest a node's long-poll waits for its desired state to change.
+  std::chrono::seconds max_poll_wait{60};
+  Clock clock = SystemNow;
+};
+
+Status RegisterDirectorRoutes(net::Router& router, const DirectorServices& services);
+
+}  // namespace fogkeep::director

@@ -1,0 +1,282 @@
+#include "node/director_link.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "api/est.h"
+#include "api/node.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "crypto/csr.h"
+#include "crypto/keys.h"
+#include "crypto/tls.h"
+#include "crypto/x509.h"
+#include "net/client.h"
+
+namespace fogkeep::node {
+namespace {
+
+constexpr std::uint16_t kDirectorPort = 9443;
+
+std::string LinkDir(const std::string& data_dir) { return data_dir + "/director"; }
+std::string KeyFile(const std::string& data_dir) { return LinkDir(data_dir) + "/node.key"; }
+std::string CertFile(const std::string& data_dir) { return LinkDir(data_dir) + "/node.pem"; }
+std::string CaFile(const std::string& data_dir) { return LinkDir(data_dir) + "/ca.pem"; }
+std::string UrlFile(const std::string& data_dir) { return LinkDir(data_dir) + "/director.url"; }
+
+std::string NormalizeFingerprint(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ':') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "fog-node";
+  return name;
+}
+
+// A client that trusts the fleet CA alone and checks the director's name.
+Result<std::unique_ptr<net::Client>> FleetClient(const net::HttpsEndpoint& where,
+                                                 const crypto::Certificate& ca,
+                                                 std::optional<crypto::TlsIdentity> identity,
+                                                 std::chrono::milliseconds timeout) {
+  crypto::TrustStore trust;
+  trust.AddAnchor(ca);
+  net::ClientOptions options;
+  options.timeout = timeout;
+  return net::Client::Https(
+      where.host, where.port,
+      net::ClientTlsOptions{.trust = std::move(trust), .identity = std::move(identity)}, options);
+}
+
+// An EST answer: the issued certificate first, which must certify `key` for clientAuth
+// under `ca`.
+Result<std::vector<crypto::Certificate>> IssuedChain(const net::Response& response,
+                                                     const crypto::PrivateKey& key,
+                                                     const crypto::Certificate& ca) {
+  if (response.status != 200) return std::unexpected(net::ResponseError(response));
+  std::vector<crypto::Certificate> chain = FK_TRY(api::est::ParseCertsOnlyBody(response.body));
+  if (FK_TRY(chain.front().Key().ToPem()) != FK_TRY(key.Public().ToPem())) {
+    return Fail(ErrorCode::kIntegrity, "the director certified another key");
+  }
+  crypto::TrustStore trust;
+  trust.AddAnchor(ca);
+  FK_TRY(trust.Verify(chain.front(), {}, crypto::ExtendedKeyUsage::kClientAuth));
+  return chain;
+}
+
+Result<net::Response> PostCsr(net::Client& client, std::string_view path,
+                              const crypto::CertificateRequest& csr, net::Headers headers) {
+  headers.Set("Content-Type", api::est::kPkcs10ContentType);
+  headers.Set("Content-Transfer-Encoding", api::est::kTransferEncoding);
+  return client.Request(net::Method::kPost, path, headers, api::est::EncodeEnrollRequestBody(csr));
+}
+
+Status WriteChain(const std::string& path, const std::vector<crypto::Certificate>& chain) {
+  std::string pem;
+  for (const auto& cert : chain) pem += cert.ToPem();
+  return fs::WriteFileAtomic(path, pem, 0644);
+}
+
+}  // namespace
+
+bool IsEnrolled(const std::string& data_dir) {
+  return ::access(UrlFile(data_dir).c_str(), F_OK) == 0;
+}
+
+Result<std::string> Enroll(const std::string& data_dir, const EnrollOptions& options) {
+  if (IsEnrolled(data_dir)) {
+    return Fail(ErrorCode::kConflict, "already enrolled (" + UrlFile(data_dir) + "); remove " +
+                                          LinkDir(data_dir) + " to enroll again");
+  }
+  if (options.token.empty()) return Fail(ErrorCode::kInvalidInput, "--token is required");
+  if (options.ca_fingerprint.empty() == options.ca_file.empty()) {
+    return Fail(ErrorCode::kInvalidInput,
+                "give the fleet CA as exactly one of --ca-fingerprint and --ca-file");
+  }
+  const net::HttpsEndpoint where =
+      FK_TRY(net::ParseHttpsUrl(options.director_url, kDirectorPort, "--director"));
+
+  // 1. The fleet CA, checked against what the operator vouched for.
+  std::optional<crypto::Certificate> ca;
+  if (!options.ca_file.empty()) {
+    ca = FK_TRY_CTX(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(options.ca_file))),
+                    options.ca_file);
+  } else {
+    net::ClientOptions bootstrap;
+    bootstrap.timeout = std::chrono::seconds(30);
+    auto client = FK_TRY(net::Client::Https(where.host, where.port,
+                                            net::ClientTlsOptions{.insecure = true}, bootstrap));
+    const net::Response answer = FK_TRY(client->Request(net::Method::kGet, api::est::kCaCertsPath));
+    if (answer.status != 200) return std::unexpected(net::ResponseError(answer));
+    for (const crypto::Certificate& cert : FK_TRY(api::est::ParseCertsOnlyBody(answer.body))) {
+      if (cert.Fingerprint() == NormalizeFingerprint(options.ca_fingerprint)) ca = cert;
+    }
+    if (!ca) {
+      return Fail(ErrorCode::kIntegrity,
+                  "the director's CA does not have the fingerprint given with --ca-fingerprint");
+    }
+  }
+
+  // 2. Our key and the request.
+  FK_TRY(fs::MakeDirs(LinkDir(data_dir), 0700));
+  const crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256));
+  FK_TRY(key.Save(KeyFile(data_dir)));
+  const std::string name = options.name.empty() ? HostName() : options.name;
+  const crypto::CertificateRequest csr = FK_TRY(crypto::CertificateRequest::Create(key, name));
+  auto client = FK_TRY(FleetClient(where, *ca, std::nullopt, std::chrono::seconds(30)));
+  net::Headers headers;
+  headers.Set("Authorization", "Bearer " + options.token);
+  const net::Response answer =
+      FK_TRY(PostCsr(*client, api::est::kSimpleEnrollPath, csr, std::move(headers)));
+
+  // 3. The certificate, then the files, the URL last.
+  const std::vector<crypto::Certificate> chain = FK_TRY(IssuedChain(answer, key, *ca));
+  FK_TRY(WriteChain(CertFile(data_dir), chain));
+  FK_TRY(fs::WriteFileAtomic(CaFile(data_dir), ca->ToPem(), 0644));
+  FK_TRY(fs::WriteFileAtomic(
+      UrlFile(data_dir), "https://" + where.host + ":" + std::to_string(where.port) + "\n", 0644));
+  return chain.front().CommonName();
+}
+
+struct DirectorLink::Impl {
+  std::string data_dir;
+  std::shared_ptr<AppService> apps;
+  DirectorLinkOptions options;
+  net::HttpsEndpoint where;
+  std::optional<crypto::Certificate> ca;
+
+  std::mutex mu;
+  std::condition_variable wake;
+  bool stopping = false;      // guarded by mu
+  api::DesiredState desired;  // guarded by mu
+  std::string etag;           // the link thread's alone
+  std::string last_report;    // the link thread's alone
+  std::chrono::steady_clock::time_point reported_at{};
+
+  Result<crypto::TlsIdentity> Identity() {
+    crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Load(KeyFile(data_dir)));
+    auto chain =
+        FK_TRY(crypto::Certificate::BundleFromPem(FK_TRY(fs::ReadFile(CertFile(data_dir)))));
+    return crypto::TlsIdentity{std::move(key), std::move(chain)};
+  }
+
+  // Renews the certificate when less than a third of its lifetime is left.
+  Status RenewIfDue(net::Client& client, const crypto::TlsIdentity& identity) {
+    const crypto::Certificate& cert = identity.chain.front();
+    const auto now = std::chrono::system_clock::now();
+    if (now < cert.NotAfter() - (cert.NotAfter() - cert.NotBefore()) / 3) return {};
+    const crypto::CertificateRequest csr =
+        FK_TRY(crypto::CertificateRequest::Create(identity.key, cert.CommonName()));
+    const net::Response answer = FK_TRY(PostCsr(client, api::est::kSimpleReenrollPath, csr, {}));
+    FK_TRY(WriteChain(CertFile(data_dir), FK_TRY(IssuedChain(answer, identity.key, *ca))));
+    log::Info("director: certificate renewed");
+    return {};
+  }
+
+  Result<api::NodeReport> CurrentReport() {
+    api::NodeReport report{.agent_version = options.agent_version, .health = "ok"};
+    for (const AppInfo& app : FK_TRY(apps->List())) {
+      report.apps.push_back(api::DeviceApp{.id = app.id,
+                                           .name = app.name,
+                                           .version = app.version,
+                                           .state = std::string(AppStateName(app.state))});
+    }
+    return report;
+  }
+
+  // One round: renew if due, report if anything changed or the interval passed, then wait
+  // for the desired state to change (long poll).
+  Status Round() {
+    const crypto::TlsIdentity identity = FK_TRY(Identity());
+    auto client =
+        FK_TRY(FleetClient(where, *ca, identity, options.poll_wait + std::chrono::seconds(30)));
+    FK_TRY(RenewIfDue(*client, identity));
+    const std::string report = api::ToJsonText(FK_TRY(CurrentReport()));
+    if (report != last_report ||
+        std::chrono::steady_clock::now() - reported_at >= options.report_interval) {
+      net::Headers headers;
+      headers.Set("Content-Type", "application/json");
+      const net::Response sent =
+          FK_TRY(client->Request(net::Method::kPost, "/api/v1/node/report", headers, report));
+      if (sent.status != 204) return std::unexpected(net::ResponseError(sent));
+      last_report = report;
+      reported_at = std::chrono::steady_clock::now();
+    }
+    net::Headers headers;
+    if (!etag.empty()) headers.Set("If-None-Match", etag);
+    const std::string target =
+        "/api/v1/node/desired?wait=" + std::to_string(options.poll_wait.count());
+    const net::Response answer = FK_TRY(client->Request(net::Method::kGet, target, headers));
+    if (answer.status == 304) return {};
+    if (answer.status != 200) return std::unexpected(net::ResponseError(answer));
+    api::DesiredState state = FK_TRY(api::FromJsonText<api::DesiredState>(answer.body));
+    etag = std::string(answer.headers.Get("ETag").value_or(""));
+    std::lock_guard lock(mu);
+    desired = std::move(state);
+    return {};
+  }
+
+  void Run() {
+    while (true) {
+      {
+        std::lock_guard lock(mu);
+        if (stopping) return;
+      }
+      Status round = Round();
+      std::unique_lock lock(mu);
+      if (stopping) return;
+      if (!round) {
+        log::Warn("director {}: {}", where.host, round.error().message());
+        wake.wait_for(lock, options.retry_delay, [this] { return stopping; });
+        if (stopping) return;
+      }
+    }
+  }
+};
+
+Result<std::unique_ptr<DirectorLink>> DirectorLink::Start(const std::string& data_dir,
+                                                          std::shared_ptr<AppService> apps,
+                                                          DirectorLinkOptions options) {
+  if (!IsEnrolled(data_dir)) return Fail(ErrorCode::kNotFound, "not enrolled with a director");
+  auto impl = std::make_unique<Impl>();
+  impl->data_dir = data_dir;
+  impl->apps = std::move(apps);
+  impl->options = options;
+  std::string url = FK_TRY(fs::ReadFile(UrlFile(data_dir), 4096));
+  while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
+  impl->where = FK_TRY(net::ParseHttpsUrl(url, kDirectorPort, UrlFile(data_dir)));
+  impl->ca = FK_TRY(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(CaFile(data_dir)))));
+  std::shared_ptr<Impl> shared = std::move(impl);
+  // The thread shares the state: Stop() does not wait for a long poll in flight to end (it
+  // may take poll_wait); the thread returns when it does.
+  std::thread([shared] { shared->Run(); }).detach();
+  return std::unique_ptr<DirectorLink>(new DirectorLink(std::move(shared)));
+}
+
+DirectorLink::DirectorLink(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DirectorLink::~DirectorLink() { Stop(); }
+
+void DirectorLink::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+}
+
+api::DesiredState DirectorLink::desired() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->desired;
+}
+
+}  // namespace fogkeep::node

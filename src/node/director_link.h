@@ -1,0 +1,76 @@
+// The node's side of the director: enrollment (`fogkeepd enroll`) and, once enrolled, the link
+// fogkeepd keeps with the director while it serves.
+//
+// Enrollment (EST, RFC 7030 shapes):
+//   1. GET /.well-known/est/cacerts without trusting anything yet; the answer's CA must have
+//      the SHA-256 fingerprint the operator gave (`--ca-fingerprint`, printed by the director)
+//      or equal the certificate of `--ca-file`. From here on the director's certificate must
+//      chain to that CA and carry the host name of the URL.
+//   2. A new node key (EC P-256, data-dir/director/node.key, 0600) and a CSR with the node's
+//      name as a hint; POST /simpleenroll with "Authorization: Bearer <token>".
+//   3. The issued certificate must certify our key and chain to the CA. Then node.pem, ca.pem
+//      and director.url are written, each atomically, the URL last: a node is enrolled exactly
+//      when director.url exists.
+//
+// The link (a thread of fogkeepd): long-polls GET /api/v1/node/desired with its ETag, posts
+// POST /api/v1/node/report with the apps and their states after every change it sees and at
+// least every report interval, and renews its certificate (/simplereenroll) when less than a
+// third of its lifetime is left. All over mutual TLS with the fleet certificate. A refusal
+// (401: decommissioned) is logged and retried slowly; it never stops the node's apps.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "api/director.h"
+#include "core/error.h"
+#include "node/app_service.h"
+
+namespace fogkeep::node {
+
+struct EnrollOptions {
+  std::string director_url;  // https://host:port
+  std::string token;
+  std::string ca_fingerprint;  // hex, colons allowed; or
+  std::string ca_file;         // PEM of the fleet CA
+  std::string name;            // the device's display name; "" = host name
+};
+
+// Enrolls the node whose state lives in `data_dir`; returns the device id the director chose.
+// kConflict when the node is already enrolled (remove data-dir/director to enroll again).
+Result<std::string> Enroll(const std::string& data_dir, const EnrollOptions& options);
+
+// Whether `data_dir` holds an enrollment.
+bool IsEnrolled(const std::string& data_dir);
+
+struct DirectorLinkOptions {
+  std::chrono::seconds poll_wait{30};        // the long-poll each desired-state request asks
+  std::chrono::seconds report_interval{60};  // a report at least this often
+  std::chrono::seconds retry_delay{5};       // after a failed exchange
+  std::string agent_version = "0.1.0";
+};
+
+class DirectorLink {
+ public:
+  // Loads the enrollment of `data_dir` and starts the link's thread. kNotFound when the node is
+  // not enrolled.
+  static Result<std::unique_ptr<DirectorLink>> Start(const std::string& data_dir,
+                                                     std::shared_ptr<AppService> apps,
+                                                     DirectorLinkOptions options = {});
+  ~DirectorLink();  // Stop()
+  // Ends the link without waiting: the exchange in flight (a long poll may take poll_wait)
+  // finishes unseen, and no round starts after it.
+  void Stop();
+
+  // The last desired state received (for tests and the API), generation 0 before the first.
+  api::DesiredState desired() const;
+
+  struct Impl;
+
+ private:
+  explicit DirectorLink(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fogkeep::node
