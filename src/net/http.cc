@@ -136,6 +136,73 @@ Response Response::Stream(std::string content_type, StreamProducer producer) {
   return response;
 }
 
+Response Response::Deferred(std::shared_ptr<DeferredResponse> deferred) {
+  Response response;
+  response.deferred = std::move(deferred);
+  return response;
+}
+
+bool DeferredResponse::Complete(Result<Response> result) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kPending) return false;  // `result` is dropped on the way out
+  result_ = std::move(result);
+  state_ = State::kCompleted;
+  if (wake_) wake_();
+  return true;
+}
+
+bool DeferredResponse::Cancelled() const {
+  std::lock_guard lock(mu_);
+  return state_ == State::kCancelled;
+}
+
+void DeferredResponse::OnCancel(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kPending) {
+      on_cancel_.push_back(std::move(callback));
+      return;
+    }
+    if (state_ != State::kCancelled) return;
+  }
+  callback();
+}
+
+void DeferredResponse::Attach(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  wake_ = std::move(wake);
+  if (state_ == State::kCompleted) wake_();
+}
+
+void DeferredResponse::Detach() {
+  std::function<void()> dropped;  // destroyed after the lock is released
+  std::lock_guard lock(mu_);
+  dropped.swap(wake_);
+}
+
+std::optional<Result<Response>> DeferredResponse::Take() {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kCompleted) return std::nullopt;
+  state_ = State::kTaken;
+  std::optional<Result<Response>> taken = std::move(result_);
+  result_.reset();
+  return taken;
+}
+
+bool DeferredResponse::Cancel() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kCancelled) return true;
+    if (state_ != State::kPending) return false;
+    state_ = State::kCancelled;
+    callbacks.swap(on_cancel_);
+  }
+  // Outside the lock: a callback may call back in (Complete, Cancelled).
+  for (std::function<void()>& callback : callbacks) callback();
+  return true;
+}
+
 int HttpStatus(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidInput:

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,6 +139,8 @@ struct Request {
   std::string_view Param(std::string_view name) const;
 };
 
+class DeferredResponse;
+
 struct Response {
   int status = 200;
   Headers headers;
@@ -144,10 +148,74 @@ struct Response {
   // When set, `body` is ignored and the body is produced by this callback, sent with chunked
   // transfer coding; the connection closes after it.
   StreamProducer stream;
+  // When set, everything else here is ignored: the answer comes later, through this
+  // DeferredResponse, and no thread waits for it.
+  std::shared_ptr<DeferredResponse> deferred;
 
   static Response Json(std::string json, int status = 200);
   static Response Text(std::string text, int status = 200);
   static Response Stream(std::string content_type, StreamProducer producer);
+  static Response Deferred(std::shared_ptr<DeferredResponse> deferred);
+};
+
+namespace detail {
+class DeferredControl;  // the server's side of a DeferredResponse (server.cc)
+}
+
+// An answer a handler gives later, without holding the thread it ran on: a long-poll waits for
+// a change with no thread blocked. The handler makes one (std::make_shared), hands it to
+// whatever will finish the request (a watch thread, a timer), and returns
+// Response::Deferred(it). The connection then waits without any thread blocked, and sends
+// what Complete() delivers exactly as if the handler had returned it: same headers,
+// keep-alive, and audit record (taken when the answer is complete, before it is sent).
+//
+// While it waits, the connection watches for the client going away (a closed connection,
+// including a half-close). When the client goes, the server stops (Server::Stop) or removes
+// the connection's listener, or the server refuses to wait (ServerLimits::
+// max_deferred_responses, answered 503), the response is cancelled: Cancelled() turns true,
+// the OnCancel callbacks run, and a later Complete() returns false and drops its answer.
+//
+// Thread-safe. Complete() may be called from any thread, before or after the handler returns,
+// and after the connection, or the whole server, is gone.
+class DeferredResponse {
+ public:
+  DeferredResponse() = default;
+  DeferredResponse(const DeferredResponse&) = delete;
+  DeferredResponse& operator=(const DeferredResponse&) = delete;
+
+  // Delivers the answer; an error is sent as ErrorResponse(error). Never blocks: the
+  // connection's own thread writes it. The first Complete() wins and returns true (the answer
+  // is sent unless the connection ends first); a later one, or one after cancellation,
+  // returns false and drops `result`. A `result` that is itself deferred is answered 500.
+  bool Complete(Result<Response> result);
+  // True once the request will never be answered; whoever would complete it should stop
+  // waiting and let go of what it holds.
+  bool Cancelled() const;
+  // Runs `callback` once, when the response is cancelled: on the server's I/O thread (so it
+  // must not block or wait for anything but a short lock), or at once on the calling thread
+  // when it already is. Never runs once Complete() has won; it is then dropped.
+  void OnCancel(std::function<void()> callback);
+
+ private:
+  friend class detail::DeferredControl;
+  enum class State { kPending, kCompleted, kTaken, kCancelled };
+
+  // The server's side, through detail::DeferredControl. `wake` is called (under mu_, so it
+  // must only schedule) when Complete() wins, or at once if it already has.
+  void Attach(std::function<void()> wake);
+  // No wake after this returns.
+  void Detach();
+  // The completed answer, once.
+  std::optional<Result<Response>> Take();
+  // False when already completed (the answer stands).
+  bool Cancel();
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  State state_ = State::kPending;
+  std::optional<Result<Response>> result_;
+  std::function<void()> wake_;
+  std::vector<std::function<void()>> on_cancel_;
 };
 
 // The answer carrying a wire type (api/*.h) as JSON. ToJsonText is found in the wire type's

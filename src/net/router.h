@@ -76,7 +76,8 @@ struct RouteOptions {
 // unless the route opts out, reads when the route asks.
 bool IsAudited(Method method, const RouteOptions& route);
 
-// Handlers answer with a Response or an Error; errors become ErrorResponse(error).
+// Handlers answer with a Response or an Error; errors become ErrorResponse(error). A handler
+// that must wait for something (a long-poll) answers Response::Deferred instead of blocking.
 using Handler = std::function<Result<Response>(Request&)>;
 
 struct Route {
@@ -93,7 +94,8 @@ bool IsStateChanging(Method method);
 struct AuditEvent {
   enum class Kind {
     kStateChange,      // a state-changing (or audited read) request whose handler ran,
-                       // whatever it answered
+                       // whatever it answered; a deferred answer once complete, or 503 when
+                       // the connection ended before it was
     kUnauthenticated,  // the Authenticator refused the request (any method)
     kForbidden,        // the Authorizer refused the request (any method)
   };

@@ -50,6 +50,16 @@
 #include "net/worker_pool.h"
 
 namespace fogkeep::net {
+
+// The server's side of a DeferredResponse, kept out of its public interface.
+class detail::DeferredControl {
+ public:
+  static void Attach(DeferredResponse& d, std::function<void()> wake) { d.Attach(std::move(wake)); }
+  static void Detach(DeferredResponse& d) { d.Detach(); }
+  static std::optional<Result<Response>> Take(DeferredResponse& d) { return d.Take(); }
+  static bool Cancel(DeferredResponse& d) { return d.Cancel(); }
+};
+
 namespace {
 
 namespace asio = boost::asio;
@@ -68,6 +78,9 @@ constexpr std::size_t kBodyChunkBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2'000};
 constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr std::chrono::milliseconds kTlsShutdownTimeout{1'000};
+// Bytes read per step while watching a connection whose response is deferred: normally none
+// arrive, a pipelined request is kept for after the answer.
+constexpr std::size_t kWatchBytes = 4 * 1024;
 
 // Resumes a coroutine from any thread. Shared: a wake posted from a worker may run after the
 // coroutine that waited has finished.
@@ -240,6 +253,39 @@ std::string PeerName(const Peer& peer) {
   return peer.address + ":" + std::to_string(peer.port);
 }
 
+// What a connection learns while its response is deferred. Strand only.
+struct DeferredWatch {
+  bool gone = false;      // the client went away (or the connection was closed)
+  bool stopping = false;  // the waiter cancelled the read: not a hang-up
+  bool ended = false;     // the watching read is over; the stream is free again
+};
+
+// Reads while a response is deferred. The client should send nothing before its answer, so an
+// error or end of stream means it has gone (a half-close included: HTTP/1.1 cannot answer
+// after it reliably, and a long-poll must not outlive its client). Bytes that do arrive (a
+// pipelined request) go to `buffer` for after the answer; once it is full, hang-ups go
+// unnoticed until the answer is written. `buffer` outlives this: the waiter waits for `ended`.
+asio::awaitable<void> WatchWhileDeferred(std::shared_ptr<Connection> conn,
+                                         beast::flat_buffer& buffer,
+                                         std::shared_ptr<DeferredWatch> watch,
+                                         std::shared_ptr<Waker> waker) {
+  // `stopping` is checked before each read: a read that completed just before the waiter
+  // cancelled it must not be followed by one that nothing would cancel.
+  while (!watch->stopping) {
+    const std::size_t room = buffer.max_size() - buffer.size();
+    if (room == 0) break;
+    auto [ec, n] = co_await conn->stream->async_read_some(
+        buffer.prepare(std::min(room, kWatchBytes)), kAsTuple);
+    buffer.commit(n);
+    if (ec) {
+      if (!(watch->stopping && ec == asio::error::operation_aborted)) watch->gone = true;
+      break;
+    }
+  }
+  watch->ended = true;
+  waker->Wake();
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -310,6 +356,12 @@ struct Server::Impl {
   asio::awaitable<void> WriteStream(std::shared_ptr<Connection> conn, Response response,
                                     unsigned version);
   asio::awaitable<void> WriteContinue(std::shared_ptr<Connection> conn, unsigned version);
+  // Waits, holding no thread, for `deferred` to be completed, and returns its answer; nullopt
+  // when the connection ended first (the response is then cancelled). Sets *must_close when
+  // the client was seen going away. Refuses (cancels) past max_deferred_responses with 503.
+  asio::awaitable<std::optional<Result<Response>>> AwaitDeferred(
+      std::shared_ptr<Connection> conn, beast::flat_buffer& buffer,
+      std::shared_ptr<DeferredResponse> deferred, bool* must_close);
   asio::awaitable<void> Linger(std::shared_ptr<Connection> conn);
 
   // Authentication and authorization of a non-public route.
@@ -334,6 +386,10 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> refused_connections{0};
   std::atomic<std::int64_t> last_refusal_warning{0};
+  // Deferred responses waiting for their answer (ServerLimits::max_deferred_responses).
+  std::atomic<std::size_t> pending_deferred{0};
+  std::atomic<std::uint64_t> refused_deferred{0};
+  std::atomic<std::int64_t> last_deferred_warning{0};
   bool started = false;  // Start/Stop run on the owner's thread
   bool stopped = false;
 
@@ -916,6 +972,31 @@ asio::awaitable<bool> Server::Impl::ServeOne(std::shared_ptr<Connection> conn,
     }
   }
 
+  if (result && result->deferred) {
+    std::optional<Result<Response>> later =
+        co_await AwaitDeferred(conn, buffer, std::move(result->deferred), &must_close);
+    if (!later) {
+      // Nothing will be sent, but the handler ran: the trail still hears of the request.
+      if (options.audit && IsAudited(request.method, route.options)) {
+        const Error gone(ErrorCode::kUnavailable,
+                         "the connection ended before the deferred response was ready");
+        const Response unsent = ErrorResponse(gone);
+        co_await Audit(AuditEvent{.kind = AuditEvent::Kind::kStateChange,
+                                  .request = request,
+                                  .route = route,
+                                  .status = unsent.status,
+                                  .error = gone.message(),
+                                  .response = &unsent});
+      }
+      co_return false;
+    }
+    result = std::move(*later);
+    if (result && result->deferred) {
+      detail::DeferredControl::Cancel(*result->deferred);
+      result = Fail(ErrorCode::kInternal, "a deferred response was completed with another");
+    }
+  }
+
   Response response = result ? std::move(*result) : ErrorResponse(result.error());
   if (options.audit && IsAudited(request.method, route.options)) {
     co_await Audit(AuditEvent{.kind = AuditEvent::Kind::kStateChange,
@@ -1000,6 +1081,60 @@ asio::awaitable<Result<Response>> Server::Impl::RunStreamedBody(
   request.body_stream = nullptr;
   Result<Response> result = std::move(*outcome.result);
   co_return result;
+}
+
+asio::awaitable<std::optional<Result<Response>>> Server::Impl::AwaitDeferred(
+    std::shared_ptr<Connection> conn, beast::flat_buffer& buffer,
+    std::shared_ptr<DeferredResponse> deferred, bool* must_close) {
+  using Control = detail::DeferredControl;
+  if (pending_deferred.fetch_add(1) >= options.limits.max_deferred_responses) {
+    pending_deferred.fetch_sub(1);
+    Control::Cancel(*deferred);
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    const std::int64_t second = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+    ++refused_deferred;
+    if (last_deferred_warning.exchange(second) != second) {
+      log::Warn("deferred response limit of {} reached: {} refused so far",
+                options.limits.max_deferred_responses, refused_deferred.load());
+    }
+    co_return Result<Response>(
+        Fail(ErrorCode::kUnavailable, "too many responses waiting; try again later"));
+  }
+  // Released however this ends; after it, no Complete() touches this connection's executor
+  // (which may be gone along with the server by the time the answer comes).
+  struct Release {
+    Impl* impl;
+    DeferredResponse* deferred;
+    ~Release() {
+      Control::Detach(*deferred);
+      impl->pending_deferred.fetch_sub(1);
+    }
+  } release{this, deferred.get()};
+
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  auto waker = std::make_shared<Waker>(executor);
+  Control::Attach(*deferred, waker->WakeFunction());
+  auto watch = std::make_shared<DeferredWatch>();
+  // The header's deadline must not cut the wait short; the write sets its own.
+  conn->stream->expires_never();
+  asio::co_spawn(executor, WatchWhileDeferred(conn, buffer, watch, waker),
+                 [](std::exception_ptr e) { LogCompletion("deferred response watcher", e); });
+
+  std::optional<Result<Response>> answer;
+  for (;;) {
+    answer = Control::Take(*deferred);
+    if (answer || watch->gone) break;
+    co_await waker->Wait();
+  }
+  // Completed in the meantime: the answer stands and is written (or fails to be) below.
+  if (!answer && !Control::Cancel(*deferred)) answer = Control::Take(*deferred);
+  if (!watch->ended) {
+    watch->stopping = true;
+    conn->stream->cancel();
+    while (!watch->ended) co_await waker->Wait();
+  }
+  if (watch->gone) *must_close = true;
+  co_return answer;
 }
 
 asio::awaitable<bool> Server::Impl::WriteResponse(std::shared_ptr<Connection> conn,

@@ -8,7 +8,9 @@
 //   (non-public routes, before any body byte is read) → Content-Length against the route's
 //   limit (413) → body (buffered, or streamed to the handler) → handler → response.
 // Connections run as coroutines on one I/O thread by default; handlers run on a worker pool
-// unless their route is inline. Beast and Asio stay inside server.cc and stream.cc.
+// unless their route is inline. A handler that answers with a DeferredResponse (http.h) frees
+// its thread at once; the connection waits for the answer without holding one. Beast and Asio
+// stay inside server.cc and stream.cc.
 #pragma once
 
 #include <chrono>
@@ -43,6 +45,9 @@ struct ServerLimits {
   std::size_t worker_threads = 4;
   // Streamed responses in progress (each holds a thread); one more is answered 503.
   std::size_t max_streaming_responses = 16;
+  // Deferred responses (http.h) waiting for their answer, server-wide. They hold no thread,
+  // only their connection and a little memory; one more is cancelled and answered 503.
+  std::size_t max_deferred_responses = 10'000;
   // Bytes buffered between the socket and a streaming handler or producer, per connection.
   std::size_t stream_buffer_bytes = 1 << 20;
 };
@@ -110,8 +115,9 @@ class Server {
   // server was already started or stopped. No Unix listener stays bound when Start fails.
   Status Start();
   // Stops accepting, closes every connection, waits for running handlers and producers to
-  // return, then joins all threads and removes every Unix listener's socket file. Must not be
-  // called from a handler. Idempotent.
+  // return, then joins all threads and removes every Unix listener's socket file. Deferred
+  // responses still waiting are cancelled (their OnCancel callbacks run), not waited for. Must
+  // not be called from a handler. Idempotent.
   void Stop();
 
   // Adds a Unix listener. Before Start it is only recorded, and Start binds it (failing as

@@ -45,6 +45,7 @@ class TlsTransport final : public Stream {
   void expires_never() override { lowest().expires_never(); }
   bool is_open() override { return lowest().socket().is_open(); }
   void close() override { lowest().close(); }
+  void cancel() override { lowest().cancel(); }
   void shutdown_send() override {
     beast::error_code ignored;
     lowest().socket().shutdown(asio::socket_base::shutdown_send, ignored);
@@ -83,6 +84,7 @@ class UnixTransport final : public Stream {
   void expires_never() override { stream_.expires_never(); }
   bool is_open() override { return stream_.socket().is_open(); }
   void close() override { stream_.close(); }
+  void cancel() override { stream_.cancel(); }
   void shutdown_send() override {
     beast::error_code ignored;
     stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);

@@ -92,6 +92,9 @@ class Stream {
   virtual void expires_never() = 0;
   virtual bool is_open() = 0;
   virtual void close() = 0;
+  // Ends the pending read and write, which complete with operation_aborted; the stream stays
+  // usable (a TLS record read in part stays buffered for the next read).
+  virtual void cancel() = 0;
   virtual void shutdown_send() = 0;
   virtual int native_handle() = 0;
   // The SSL* of a TLS stream, null for plain ones.

@@ -5,7 +5,9 @@
 #include "net/server.h"
 
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -13,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <mutex>
@@ -123,6 +126,73 @@ struct Probes {
   std::atomic<bool> follower_cancelled_set{false};
   std::promise<void> follower_started;
   std::atomic<bool> follower_started_set{false};
+
+  // Deferred responses the /deferred routes handed out, for the tests to complete.
+  std::shared_ptr<DeferredResponse> Park() {
+    auto deferred = std::make_shared<DeferredResponse>();
+    // A plain pointer: the probes outlive the server and every response parked here.
+    deferred->OnCancel([this] {
+      std::lock_guard lock(deferred_mu);
+      ++cancelled;
+      deferred_changed.notify_all();
+    });
+    std::lock_guard lock(deferred_mu);
+    parked.push_back(deferred);
+    deferred_changed.notify_all();
+    return deferred;
+  }
+  // Whether `n` responses were parked (or cancelled) within `timeout`.
+  bool WaitParked(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(deferred_mu);
+    return deferred_changed.wait_for(lock, timeout, [&] { return parked.size() >= n; });
+  }
+  bool WaitCancelled(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(deferred_mu);
+    return deferred_changed.wait_for(lock, timeout, [&] { return cancelled >= n; });
+  }
+  std::shared_ptr<DeferredResponse> Parked(std::size_t i) {
+    std::lock_guard lock(deferred_mu);
+    return parked.at(i);
+  }
+  std::size_t Cancelled() {
+    std::lock_guard lock(deferred_mu);
+    return cancelled;
+  }
+
+  std::mutex deferred_mu;
+  std::condition_variable deferred_changed;
+  std::vector<std::shared_ptr<DeferredResponse>> parked;  // guarded by deferred_mu
+  std::size_t cancelled = 0;                              // guarded by deferred_mu
+};
+
+// What an AuditSink was told, in order.
+class RecordingAuditSink : public AuditSink {
+ public:
+  struct Entry {
+    AuditEvent::Kind kind;
+    std::string path;
+    int status;
+    std::string error;
+  };
+  Status Ready() override { return {}; }
+  Status Record(const AuditEvent& event) override {
+    std::lock_guard lock(mu);
+    entries.push_back({event.kind, event.request.path, event.status, std::string(event.error)});
+    changed.notify_all();
+    return {};
+  }
+  bool WaitEntries(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu);
+    return changed.wait_for(lock, timeout, [&] { return entries.size() >= n; });
+  }
+  std::vector<Entry> Entries() {
+    std::lock_guard lock(mu);
+    return entries;
+  }
+
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<Entry> entries;  // guarded by mu
 };
 
 RouteOptions Public(Execution execution = Execution::kWorker) {
@@ -228,6 +298,16 @@ Router TestRouter(std::shared_ptr<Probes> probes) {
       if (*n == 0) return Response::Text("complete");
     }
   }));
+
+  // Answered later by the test, through probes->parked. "?now=1" completes before returning.
+  auto park = [probes](Request& req) -> Result<Response> {
+    std::shared_ptr<DeferredResponse> deferred = probes->Park();
+    if (req.Query("now") == "1") deferred->Complete(Response::Text("at once"));
+    return Response::Deferred(std::move(deferred));
+  };
+  Must(router.Add(Method::kGet, "/deferred", Public(), park));
+  Must(router.Add(Method::kPost, "/deferred", Public(), park));
+  Must(router.Add(Method::kGet, "/deferred-inline", Public(Execution::kInline), park));
 
   Must(router.Add(Method::kGet, "/logs", Public(), [probes](Request& req) -> Result<Response> {
     const bool follow = req.Query("follow") == "1";
@@ -1277,6 +1357,284 @@ TEST_F(ServerTest, AUnixListenerHoldsAtMostItsShareOfConnections) {
             200);
   close(a);
   close(b);
+}
+
+// A request sent on a new Unix connection that stays open; the socket, or -1.
+int SendOnUnix(const std::string& path, std::string_view request) {
+  int fd = test::ConnectUnix(path);
+  if (fd >= 0 && !test::SendAll(fd, request)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads from `fd` until `data` holds `needle` or `timeout` passes.
+std::string ReadUntilFound(int fd, std::string_view needle, std::chrono::milliseconds timeout) {
+  std::string data;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (data.find(needle) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  return data;
+}
+
+constexpr std::string_view kDeferredGet = "GET /deferred HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(ServerTest, DeferredResponseCompletedFromAnotherThreadIsDeliveredAndKeepsTheConnection) {
+  Start(Options());
+  auto client = TlsClient();
+  const std::string who = Must(client->Request(Method::kGet, "/whoami", Token("good")), "who").body;
+
+  std::future<Result<Response>> pending =
+      std::async(std::launch::async, [&] { return client->Request(Method::kGet, "/deferred"); });
+  ASSERT_TRUE(probes_->WaitParked(1, 10s));
+  EXPECT_EQ(pending.wait_for(200ms), std::future_status::timeout);  // nothing answered yet
+  std::thread completer([deferred = probes_->Parked(0)] {
+    Response later = Response::Text("later");
+    later.headers.Set("X-Later", "yes");
+    EXPECT_TRUE(deferred->Complete(std::move(later)));
+    EXPECT_FALSE(deferred->Complete(Response::Text("second")));  // the first call wins
+  });
+  completer.join();
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  Result<Response> r = pending.get();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "later");
+  EXPECT_EQ(r->headers.Get("X-Later"), "yes");
+  EXPECT_EQ(r->headers.Get("X-Content-Type-Options"), "nosniff");
+  EXPECT_FALSE(probes_->Parked(0)->Cancelled());
+  // Kept alive: the same connection (its source port is in the answer) serves on.
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/whoami", Token("good")), "who").body, who);
+
+  // Completed before the handler returned, from a worker and from the I/O thread.
+  r = client->Request(Method::kGet, "/deferred?now=1");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "at once");
+  r = client->Request(Method::kGet, "/deferred-inline?now=1");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "at once");
+
+  // An error becomes the usual JSON error answer; a nested deferral is a 500.
+  pending =
+      std::async(std::launch::async, [&] { return client->Request(Method::kGet, "/deferred"); });
+  ASSERT_TRUE(probes_->WaitParked(4, 10s));
+  EXPECT_TRUE(probes_->Parked(3)->Complete(Fail(ErrorCode::kNotFound, "nothing here")));
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  r = pending.get();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(ResponseError(*r).message(), "nothing here");
+
+  pending =
+      std::async(std::launch::async, [&] { return client->Request(Method::kGet, "/deferred"); });
+  ASSERT_TRUE(probes_->WaitParked(5, 10s));
+  auto nested = std::make_shared<DeferredResponse>();
+  EXPECT_TRUE(probes_->Parked(4)->Complete(Response::Deferred(nested)));
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  r = pending.get();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 500);
+  EXPECT_TRUE(nested->Cancelled());
+  EXPECT_EQ(Must(client->Request(Method::kGet, "/whoami", Token("good")), "who").body, who);
+}
+
+TEST_F(ServerTest, DeferredResponseOnUnixKeepsPipelinedRequestsInOrder) {
+  Start(Options());
+  // The second request arrives while the first waits; it is answered after it, in order.
+  int fd = SendOnUnix(socket_path(),
+                      std::string(kDeferredGet) + "GET /apps/a HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(probes_->WaitParked(1, 10s));
+  EXPECT_TRUE(probes_->Parked(0)->Complete(Response::Text("first")));
+  std::string both = ReadUntilFound(fd, "app a", 10s);
+  const std::size_t first = both.find("first");
+  const std::size_t second = both.find("app a");
+  ASSERT_NE(first, std::string::npos) << both;
+  ASSERT_NE(second, std::string::npos) << both;
+  EXPECT_LT(first, second);
+  // And the connection goes on.
+  ASSERT_TRUE(test::SendAll(fd, kDeferredGet));
+  ASSERT_TRUE(probes_->WaitParked(2, 10s));
+  EXPECT_TRUE(probes_->Parked(1)->Complete(Response::Text("third")));
+  EXPECT_NE(ReadUntilFound(fd, "third", 10s).find("third"), std::string::npos);
+  close(fd);
+  EXPECT_EQ(probes_->Cancelled(), 0u);
+}
+
+TEST_F(ServerTest, ClientLeavingWhileADeferredResponseWaitsCancelsIt) {
+  Start(Options());
+  int fd = SendOnUnix(socket_path(), kDeferredGet);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(probes_->WaitParked(1, 10s));
+  std::shared_ptr<DeferredResponse> deferred = probes_->Parked(0);
+  EXPECT_FALSE(deferred->Cancelled());
+  close(fd);
+  ASSERT_TRUE(probes_->WaitCancelled(1, 10s));
+  EXPECT_TRUE(deferred->Cancelled());
+  // Completing it now is harmless and reported.
+  EXPECT_FALSE(deferred->Complete(Response::Text("too late")));
+  // A callback registered after the fact runs at once.
+  bool told = false;
+  deferred->OnCancel([&] { told = true; });
+  EXPECT_TRUE(told);
+
+  // Over TLS: a client that gives up waiting.
+  ClientTlsOptions tls;
+  tls.trust = test::TrustOnly(ca_->cert);
+  auto impatient = Must(
+      Client::Https("127.0.0.1", port_, std::move(tls), ClientOptions{.timeout = 300ms}), "client");
+  EXPECT_FALSE(impatient->Request(Method::kGet, "/deferred"));
+  impatient.reset();
+  ASSERT_TRUE(probes_->WaitCancelled(2, 10s));
+  EXPECT_FALSE(probes_->Parked(1)->Complete(Response::Text("too late")));
+
+  EXPECT_EQ(Must(UnixClient()->Request(Method::kGet, "/hello"), "hello").status, 200);
+}
+
+TEST_F(ServerTest, CompletionRacingTheClientLeavingIsHarmless) {
+  Start(Options());
+  for (std::size_t i = 0; i < 40; ++i) {
+    int fd = SendOnUnix(socket_path(), kDeferredGet);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(probes_->WaitParked(i + 1, 10s));
+    std::thread completer(
+        [deferred = probes_->Parked(i)] { (void)deferred->Complete(Response::Text("raced")); });
+    close(fd);
+    completer.join();
+  }
+  EXPECT_EQ(Must(UnixClient()->Request(Method::kGet, "/hello"), "hello").status, 200);
+}
+
+TEST_F(ServerTest, StopCancelsPendingDeferredResponsesPromptly) {
+  Start(Options());
+  std::vector<int> fds;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = SendOnUnix(socket_path(), kDeferredGet);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(probes_->WaitParked(100, 30s));
+  const auto start = std::chrono::steady_clock::now();
+  server_instance_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  // Stop returns once every connection has ended, each cancelling its response on the way.
+  EXPECT_EQ(probes_->Cancelled(), 100u);
+  for (int fd : fds) {
+    test::ReadOutcome ended = test::ReadUntilClosed(fd, 5s);
+    EXPECT_TRUE(ended.closed);
+    EXPECT_TRUE(ended.data.empty()) << ended.data;
+    close(fd);
+  }
+  // Completing after Stop, and after the server is gone, is harmless.
+  EXPECT_FALSE(probes_->Parked(0)->Complete(Response::Text("late")));
+  server_instance_.reset();
+  EXPECT_FALSE(probes_->Parked(1)->Complete(Response::Text("later still")));
+}
+
+TEST_F(ServerTest, DeferredResponsesPastTheLimitAre503) {
+  ServerOptions options = Options();
+  options.limits.max_deferred_responses = 2;
+  Start(std::move(options));
+  int a = SendOnUnix(socket_path(), kDeferredGet);
+  int b = SendOnUnix(socket_path(), kDeferredGet);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_TRUE(probes_->WaitParked(2, 10s));
+  // The third is refused and cancelled, and its connection kept.
+  int c = SendOnUnix(socket_path(), kDeferredGet);
+  ASSERT_GE(c, 0);
+  EXPECT_EQ(test::StatusOf(ReadUntilFound(c, "}", 10s)), 503);
+  ASSERT_TRUE(probes_->WaitCancelled(1, 10s));
+  EXPECT_TRUE(probes_->Parked(2)->Cancelled());
+  // Once one is answered there is room again.
+  EXPECT_TRUE(probes_->Parked(0)->Complete(Response::Text("one")));
+  EXPECT_EQ(test::StatusOf(ReadUntilFound(a, "one", 10s)), 200);
+  ASSERT_TRUE(test::SendAll(c, kDeferredGet));
+  ASSERT_TRUE(probes_->WaitParked(4, 10s));
+  EXPECT_TRUE(probes_->Parked(3)->Complete(Response::Text("four")));
+  EXPECT_EQ(test::StatusOf(ReadUntilFound(c, "four", 10s)), 200);
+  EXPECT_EQ(probes_->Cancelled(), 1u);
+  close(a);
+  close(b);
+  close(c);
+}
+
+TEST_F(ServerTest, DeferredAnswersAreAuditedWhenComplete) {
+  ServerOptions options = Options();
+  auto sink = std::make_shared<RecordingAuditSink>();
+  options.audit = sink;
+  Start(std::move(options));
+  const std::string post = "POST /deferred HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  int fd = SendOnUnix(socket_path(), post);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(probes_->WaitParked(1, 10s));
+  EXPECT_TRUE(sink->Entries().empty());  // the handler has returned, but nothing is answered
+  EXPECT_TRUE(probes_->Parked(0)->Complete(Response::Text("made", 201)));
+  EXPECT_EQ(test::StatusOf(ReadUntilFound(fd, "made", 10s)), 201);
+  ASSERT_TRUE(sink->WaitEntries(1, 10s));
+  EXPECT_EQ(sink->Entries()[0].kind, AuditEvent::Kind::kStateChange);
+  EXPECT_EQ(sink->Entries()[0].status, 201);
+  close(fd);
+
+  // A request whose client left is recorded too, as unanswered.
+  fd = SendOnUnix(socket_path(), post);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(probes_->WaitParked(2, 10s));
+  close(fd);
+  ASSERT_TRUE(sink->WaitEntries(2, 10s));
+  EXPECT_EQ(sink->Entries()[1].status, 503);
+  EXPECT_NE(sink->Entries()[1].error.find("before the deferred response"), std::string::npos);
+}
+
+TEST_F(ServerTest, AThousandDeferredResponsesHoldNoThread) {
+  constexpr std::size_t kRequests = 1000;
+  rlimit files{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+  if (files.rlim_cur < 2 * kRequests + 200 && files.rlim_max >= 2 * kRequests + 200) {
+    files.rlim_cur = 2 * kRequests + 200;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+  }
+  if (files.rlim_cur < 2 * kRequests + 200) GTEST_SKIP() << "too few file descriptors";
+  ServerOptions options = Options();
+  options.limits.worker_threads = 2;
+  options.limits.max_connections = kRequests + 10;
+  Start(std::move(options));
+
+  std::vector<int> fds;
+  for (std::size_t i = 0; i < kRequests; ++i) {
+    const int fd =
+        SendOnUnix(socket_path(), "GET /deferred HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    ASSERT_GE(fd, 0) << i;
+    fds.push_back(fd);
+  }
+  // Two workers ran every handler: none of them waits for its answer.
+  ASSERT_TRUE(probes_->WaitParked(kRequests, 120s));
+  EXPECT_EQ(Must(UnixClient()->Request(Method::kPost, "/echo", {}, "free"), "echo").body, "free");
+
+  std::thread completer([&] {
+    for (std::size_t i = 0; i < kRequests; ++i) {
+      EXPECT_TRUE(probes_->Parked(i)->Complete(Response::Text("done")));
+    }
+  });
+  std::size_t answered = 0;
+  for (int fd : fds) {
+    test::ReadOutcome out = test::ReadUntilClosed(fd, 30s);
+    if (test::StatusOf(out.data) == 200 && out.data.ends_with("done")) ++answered;
+    close(fd);
+  }
+  completer.join();
+  EXPECT_EQ(answered, kRequests);
+  EXPECT_EQ(probes_->Cancelled(), 0u);
 }
 
 TEST_F(ServerTest, CreateRefusesUnsafeSetups) {
