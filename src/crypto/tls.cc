@@ -203,6 +203,31 @@ Status SetServerNameIndication(void* ssl, const std::string& host) {
   return {};
 }
 
+Status UseConnectionIdentity(void* ssl, const TlsIdentity& identity) {
+  ossl::ErrorQueueScope errors;
+  auto* s = static_cast<SSL*>(ssl);
+  if (identity.chain.empty()) {
+    return Fail(ErrorCode::kInvalidInput, "the TLS identity has no certificate");
+  }
+  if (SSL_use_certificate(s, identity.chain.front().native()) != 1) {
+    return ossl::FailSsl(ErrorCode::kInvalidInput, "using the TLS certificate");
+  }
+  SSL_clear_chain_certs(s);
+  for (std::size_t i = 1; i < identity.chain.size(); ++i) {
+    if (SSL_add1_chain_cert(s, identity.chain[i].native()) != 1) {
+      return ossl::FailSsl(ErrorCode::kInvalidInput, "adding a TLS chain certificate");
+    }
+  }
+  if (SSL_use_PrivateKey(s, identity.key.native()) != 1) {
+    return ossl::FailSsl(ErrorCode::kInvalidInput, "using the TLS private key");
+  }
+  if (SSL_check_private_key(s) != 1) {
+    return ossl::FailSsl(ErrorCode::kInvalidInput,
+                         "the TLS private key does not match the certificate");
+  }
+  return {};
+}
+
 std::optional<Certificate> PeerCertificate(void* ssl) {
   X509* cert = SSL_get1_peer_certificate(static_cast<SSL*>(ssl));
   if (cert == nullptr) return std::nullopt;

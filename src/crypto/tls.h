@@ -57,6 +57,12 @@ Status ConfigureClientTls(void* ssl_ctx, const ClientTlsSettings& settings);
 // for IP literals, per RFC 6066).
 Status SetServerNameIndication(void* ssl, const std::string& host);
 
+// Per connection, before a client handshake: presents `identity` on this connection in place of
+// the context's own. One context (policy and server trust) then serves any number of client
+// identities, each connection costing only its certificate's reference. kInvalidInput when the
+// chain is empty or the key does not match its leaf.
+Status UseConnectionIdentity(void* ssl, const TlsIdentity& identity);
+
 // After a completed handshake: the leaf certificate the peer presented, if any. Whether it was
 // verified depends on the context's settings (it was, whenever a trust store was configured).
 std::optional<Certificate> PeerCertificate(void* ssl);
