@@ -1,6 +1,8 @@
-// The node API's JSON bodies arrive from clients (login and refresh from anyone; policy, trust
-// and config from operators) and its answers arrive at the CLI from nodes: each is parsed by
-// api::FromJsonText before anything in it is used. Every input is parsed as each wire type.
+// The node and director APIs' JSON bodies arrive from clients (login and refresh from anyone;
+// policy, trust and config from operators; reports from enrolled nodes; deployments from
+// app-managers) and their answers arrive at the CLI and at nodes (desired states): each is
+// parsed by api::FromJsonText before anything in it is used. Every input is parsed as each wire
+// type.
 // Invariants beyond "no crash": what parses serialises, parses back, and serialises to the
 // same text again (the mapping is stable, so nothing is lost or invented on the way).
 #include <cstddef>
@@ -10,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/director.h"
 #include "api/node.h"
 
 namespace {
@@ -49,5 +52,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   RoundTrip<api::TrustMaterial>(input);
   RoundTrip<api::ErrorBody>(input);
   RoundTrip<api::Health>(input);
+  RoundTrip<api::EnrollmentTokenRequest>(input);
+  RoundTrip<api::EnrollmentTokenList>(input);
+  RoundTrip<api::NodeReport>(input);
+  RoundTrip<api::DeviceList>(input);
+  RoundTrip<api::DeviceUpdate>(input);
+  RoundTrip<api::CatalogList>(input);
+  RoundTrip<api::FleetPolicyDoc>(input);
+  RoundTrip<api::DeploymentRequest>(input);
+  RoundTrip<api::DeploymentList>(input);
+  RoundTrip<api::DesiredState>(input);
   return 0;
 }

@@ -27,6 +27,178 @@ json::array Objects(const std::vector<T>& values) {
 
 }  // namespace
 
+json::value ToJson(const CatalogPackage& v) {
+  return json::object{{"name", v.name},
+                      {"version", v.version},
+                      {"sha256", v.sha256},
+                      {"size", v.size},
+                      {"signer", v.signer},
+                      {"uploaded_by", v.uploaded_by},
+                      {"uploaded_at", v.uploaded_at}};
+}
+
+json::value ToJson(const CatalogList& v) { return json::object{{"packages", Objects(v.packages)}}; }
+
+json::value ToJson(const FleetPolicyDoc& v) {
+  return json::object{{"tag", v.tag},
+                      {"require_signed", v.require_signed},
+                      {"trust_anchors", Strings(v.trust_anchors)},
+                      {"crls", Strings(v.crls)},
+                      {"allowed_capabilities", Strings(v.allowed_capabilities)},
+                      {"allowed_profiles", Strings(v.allowed_profiles)},
+                      {"updated_at", v.updated_at},
+                      {"updated_by", v.updated_by}};
+}
+
+json::value ToJson(const FleetPolicyList& v) {
+  return json::object{{"policies", Objects(v.policies)}};
+}
+
+json::value ToJson(const RolloutSpec& v) {
+  return json::object{{"wave_size", v.wave_size},
+                      {"pause_seconds", v.pause_seconds},
+                      {"failure_threshold_percent", v.failure_threshold_percent},
+                      {"auto_rollback", v.auto_rollback}};
+}
+
+json::value ToJson(const DeploymentRequest& v) {
+  return json::object{{"app", v.app},
+                      {"version", v.version},
+                      {"tags", Strings(v.tags)},
+                      {"devices", Strings(v.devices)},
+                      {"config_ini", v.config_ini},
+                      {"rollout", ToJson(v.rollout)}};
+}
+
+json::value ToJson(const DeploymentTargetInfo& v) {
+  return json::object{{"device", v.device},
+                      {"wave", v.wave},
+                      {"state", v.state},
+                      {"detail", v.detail},
+                      {"updated_at", v.updated_at}};
+}
+
+json::value ToJson(const DeploymentInfo& v) {
+  return json::object{{"id", v.id},
+                      {"app", v.app},
+                      {"version", v.version},
+                      {"previous_version", v.previous_version},
+                      {"state", v.state},
+                      {"reason", v.reason},
+                      {"wave", v.wave},
+                      {"waves", v.waves},
+                      {"spec", ToJson(v.spec)},
+                      {"pending", v.pending},
+                      {"assigned", v.assigned},
+                      {"running", v.running},
+                      {"failed", v.failed},
+                      {"created_by", v.created_by},
+                      {"created_at", v.created_at},
+                      {"updated_at", v.updated_at},
+                      {"targets", Objects(v.targets)}};
+}
+
+json::value ToJson(const DeploymentList& v) {
+  return json::object{{"deployments", Objects(v.deployments)}};
+}
+
+Status FromJson(const json::value& j, CatalogPackage* out) {
+  ObjectReader r(j, "package");
+  r.String("name", &out->name);
+  r.String("version", &out->version);
+  r.String("sha256", &out->sha256);
+  r.Integer("size", &out->size);
+  r.String("signer", &out->signer);
+  r.String("uploaded_by", &out->uploaded_by);
+  r.Integer("uploaded_at", &out->uploaded_at);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, CatalogList* out) {
+  ObjectReader r(j, "catalog");
+  r.Objects("packages", &out->packages);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, FleetPolicyDoc* out) {
+  ObjectReader r(j, "policy");
+  r.String("tag", &out->tag);
+  r.Bool("require_signed", &out->require_signed);
+  r.Strings("trust_anchors", &out->trust_anchors);
+  r.Strings("crls", &out->crls);
+  r.Strings("allowed_capabilities", &out->allowed_capabilities);
+  r.Strings("allowed_profiles", &out->allowed_profiles);
+  r.Integer("updated_at", &out->updated_at);
+  r.String("updated_by", &out->updated_by);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, FleetPolicyList* out) {
+  ObjectReader r(j, "policy list");
+  r.Objects("policies", &out->policies);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, RolloutSpec* out) {
+  ObjectReader r(j, "rollout");
+  r.String("wave_size", &out->wave_size);
+  r.Integer("pause_seconds", &out->pause_seconds);
+  r.Integer("failure_threshold_percent", &out->failure_threshold_percent);
+  r.Bool("auto_rollback", &out->auto_rollback);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DeploymentRequest* out) {
+  ObjectReader r(j, "deployment");
+  r.String("app", &out->app);
+  r.String("version", &out->version);
+  r.Strings("tags", &out->tags);
+  r.Strings("devices", &out->devices);
+  r.String("config_ini", &out->config_ini);
+  FK_TRY(r.status());
+  if (const json::value* rollout = r.Member("rollout")) FK_TRY(FromJson(*rollout, &out->rollout));
+  return {};
+}
+
+Status FromJson(const json::value& j, DeploymentTargetInfo* out) {
+  ObjectReader r(j, "deployment target");
+  r.String("device", &out->device);
+  r.Integer("wave", &out->wave);
+  r.String("state", &out->state);
+  r.String("detail", &out->detail);
+  r.Integer("updated_at", &out->updated_at);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, DeploymentInfo* out) {
+  ObjectReader r(j, "deployment");
+  r.String("id", &out->id);
+  r.String("app", &out->app);
+  r.String("version", &out->version);
+  r.String("previous_version", &out->previous_version);
+  r.String("state", &out->state);
+  r.String("reason", &out->reason);
+  r.Integer("wave", &out->wave);
+  r.Integer("waves", &out->waves);
+  r.Integer("pending", &out->pending);
+  r.Integer("assigned", &out->assigned);
+  r.Integer("running", &out->running);
+  r.Integer("failed", &out->failed);
+  r.String("created_by", &out->created_by);
+  r.Integer("created_at", &out->created_at);
+  r.Integer("updated_at", &out->updated_at);
+  r.Objects("targets", &out->targets);
+  FK_TRY(r.status());
+  if (const json::value* spec = r.Member("spec")) FK_TRY(FromJson(*spec, &out->spec));
+  return {};
+}
+
+Status FromJson(const json::value& j, DeploymentList* out) {
+  ObjectReader r(j, "deployment list");
+  r.Objects("deployments", &out->deployments);
+  return r.status();
+}
+
 json::value ToJson(const EnrollmentTokenRequest& v) {
   return json::object{{"tags", Strings(v.tags)}, {"ttl_seconds", v.ttl_seconds}};
 }
@@ -97,7 +269,8 @@ json::value ToJson(const DesiredState& v) {
   return json::object{{"device_id", v.device_id},
                       {"generation", v.generation},
                       {"tags", Strings(v.tags)},
-                      {"apps", Objects(v.apps)}};
+                      {"apps", Objects(v.apps)},
+                      {"policy", ToJson(v.policy)}};
 }
 
 Status FromJson(const json::value& j, EnrollmentTokenRequest* out) {
@@ -192,7 +365,9 @@ Status FromJson(const json::value& j, DesiredState* out) {
   r.Integer("generation", &out->generation);
   r.Strings("tags", &out->tags);
   r.Objects("apps", &out->apps);
-  return r.status();
+  FK_TRY(r.status());
+  if (const json::value* policy = r.Member("policy")) FK_TRY(FromJson(*policy, &out->policy));
+  return {};
 }
 
 }  // namespace fogkeep::api

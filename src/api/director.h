@@ -77,6 +77,96 @@ struct DeviceUpdate {
   std::string name;
 };
 
+// A package in the director's catalog: the answer of POST /api/v1/catalog (the package file
+// as the body) and the items of GET /api/v1/catalog.
+struct CatalogPackage {
+  std::string name;
+  std::string version;
+  std::string sha256;
+  std::int64_t size = 0;
+  std::string signer;  // certificate subject, "" when unsigned
+  std::string uploaded_by;
+  std::int64_t uploaded_at = 0;
+};
+
+struct CatalogList {
+  std::vector<CatalogPackage> packages;
+};
+
+// A fleet policy: PUT /api/v1/policies/{tag} ("*": every device), items of GET
+// /api/v1/policies, and inside a node's desired state (the policies of its tags merged: the
+// strictest of each setting). Defaults are the secure ones.
+struct FleetPolicyDoc {
+  std::string tag;
+  bool require_signed = true;
+  std::vector<std::string> trust_anchors;  // PEM certificates that sign packages
+  std::vector<std::string> crls;           // PEM CRLs of those anchors
+  std::vector<std::string> allowed_capabilities;
+  std::vector<std::string> allowed_profiles;  // empty: any IOx profile
+  std::int64_t updated_at = 0;
+  std::string updated_by;
+};
+
+struct FleetPolicyList {
+  std::vector<FleetPolicyDoc> policies;
+};
+
+// How a deployment rolls out: `wave_size` devices per wave ("10") or a share of the targets
+// ("25%"); `pause_seconds` between a wave's success and the next wave; the rollout halts when
+// more than `failure_threshold_percent` of the devices assigned so far failed, and then rolls
+// back to the previous version when `auto_rollback`.
+struct RolloutSpec {
+  std::string wave_size = "100%";
+  std::int64_t pause_seconds = 0;
+  std::int64_t failure_threshold_percent = 0;
+  bool auto_rollback = true;
+};
+
+// POST /api/v1/deployments
+struct DeploymentRequest {
+  std::string app;
+  std::string version;
+  std::vector<std::string> tags;     // devices carrying any of these tags
+  std::vector<std::string> devices;  // and these devices
+  std::string config_ini;            // "" keeps the package's own
+  RolloutSpec rollout;
+};
+
+// One device in a deployment.
+struct DeploymentTargetInfo {
+  std::string device;
+  std::int64_t wave = 0;
+  std::string state;  // pending | assigned | running | failed | rolled-back | removed
+  std::string detail;
+  std::int64_t updated_at = 0;
+};
+
+// GET /api/v1/deployments/{id} (with targets), items of GET /api/v1/deployments (without),
+// and the answer of every action (POST /api/v1/deployments/{id}/{pause|resume|cancel|
+// rollback|undeploy}).
+struct DeploymentInfo {
+  std::string id;
+  std::string app;
+  std::string version;
+  std::string previous_version;
+  // rolling | paused | completed | halted | rolling-back | rolled-back | cancelled |
+  // undeploying | undeployed
+  std::string state;
+  std::string reason;
+  std::int64_t wave = 0;
+  std::int64_t waves = 0;
+  DeploymentRequest spec;
+  std::int64_t pending = 0, assigned = 0, running = 0, failed = 0;
+  std::string created_by;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+  std::vector<DeploymentTargetInfo> targets;
+};
+
+struct DeploymentList {
+  std::vector<DeploymentInfo> deployments;
+};
+
 // GET /api/v1/node/desired (the node, over mutual TLS): what the director wants the node to
 // run. `generation` is also the ETag; a node that sends If-None-Match with it waits (long
 // poll) until something changes or its wait ends (304).
@@ -95,7 +185,27 @@ struct DesiredState {
   std::int64_t generation = 0;
   std::vector<std::string> tags;
   std::vector<DesiredApp> apps;
+  FleetPolicyDoc policy;  // the merged policy of the device's tags (tag "")
 };
+
+boost::json::value ToJson(const CatalogPackage& v);
+boost::json::value ToJson(const CatalogList& v);
+boost::json::value ToJson(const FleetPolicyDoc& v);
+boost::json::value ToJson(const FleetPolicyList& v);
+boost::json::value ToJson(const RolloutSpec& v);
+boost::json::value ToJson(const DeploymentRequest& v);
+boost::json::value ToJson(const DeploymentTargetInfo& v);
+boost::json::value ToJson(const DeploymentInfo& v);
+boost::json::value ToJson(const DeploymentList& v);
+Status FromJson(const boost::json::value& json, CatalogPackage* out);
+Status FromJson(const boost::json::value& json, CatalogList* out);
+Status FromJson(const boost::json::value& json, FleetPolicyDoc* out);
+Status FromJson(const boost::json::value& json, FleetPolicyList* out);
+Status FromJson(const boost::json::value& json, RolloutSpec* out);
+Status FromJson(const boost::json::value& json, DeploymentRequest* out);
+Status FromJson(const boost::json::value& json, DeploymentTargetInfo* out);
+Status FromJson(const boost::json::value& json, DeploymentInfo* out);
+Status FromJson(const boost::json::value& json, DeploymentList* out);
 
 boost::json::value ToJson(const EnrollmentTokenRequest& v);
 boost::json::value ToJson(const EnrollmentTokenInfo& v);

@@ -9,7 +9,7 @@ namespace {
 constexpr std::array<std::string_view, 4> kRoles = {kRoleAdmin, kRoleAppManager,
                                                     kRoleNetworkManager, kRoleAuditor};
 
-constexpr std::array<PermissionInfo, 18> kPermissions = {{
+constexpr std::array<PermissionInfo, 24> kPermissions = {{
     {kPermissionAppsRead, "list apps, their state, logs, metrics and configuration"},
     {kPermissionAppsWrite, "install, upgrade, start, stop, validate, configure and remove apps"},
     {kPermissionStorageRead, "read apps' secure-storage records"},
@@ -22,6 +22,12 @@ constexpr std::array<PermissionInfo, 18> kPermissions = {{
     {kPermissionEnroll, "enroll the node with a director; create the director's enrollment tokens"},
     {kPermissionDevicesRead, "list the fleet's devices, their tags, apps and reports"},
     {kPermissionDevicesWrite, "tag, rename and decommission the fleet's devices"},
+    {kPermissionCatalogRead, "list the director's catalog of signed packages"},
+    {kPermissionCatalogWrite, "upload packages to the catalog and delete them"},
+    {kPermissionDeploymentsRead, "list deployments and each device's progress"},
+    {kPermissionDeploymentsWrite, "deploy apps to the fleet; pause, resume, cancel, roll back"},
+    {kPermissionPoliciesRead, "read the fleet policies"},
+    {kPermissionPoliciesWrite, "set the fleet policies (signatures, trust, capabilities)"},
     {kPermissionLogsRead, "read the platform's logs"},
     {kPermissionAuditRead, "read the audit log"},
     {kPermissionUsersRead, "list local users and their roles"},
@@ -39,15 +45,19 @@ const std::array<Grant, 3> kGrants = {{
     {kRoleAppManager,
      {kPermissionAppsRead, kPermissionAppsWrite, kPermissionStorageRead, kPermissionStorageWrite,
       kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
-      kPermissionDevicesRead, kPermissionSessionSelf}},
+      kPermissionDevicesRead, kPermissionCatalogRead, kPermissionCatalogWrite,
+      kPermissionDeploymentsRead, kPermissionDeploymentsWrite, kPermissionPoliciesRead,
+      kPermissionSessionSelf}},
     {kRoleNetworkManager,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead,
       kPermissionPlatformWrite, kPermissionNetworkRead, kPermissionNetworkWrite, kPermissionEnroll,
-      kPermissionLogsRead, kPermissionDevicesRead, kPermissionDevicesWrite,
+      kPermissionLogsRead, kPermissionDevicesRead, kPermissionDevicesWrite, kPermissionCatalogRead,
+      kPermissionDeploymentsRead, kPermissionPoliciesRead, kPermissionPoliciesWrite,
       kPermissionSessionSelf}},
     {kRoleAuditor,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
       kPermissionLogsRead, kPermissionAuditRead, kPermissionUsersRead, kPermissionDevicesRead,
+      kPermissionCatalogRead, kPermissionDeploymentsRead, kPermissionPoliciesRead,
       kPermissionSessionSelf}},
 }};
 

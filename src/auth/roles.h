@@ -6,10 +6,12 @@
 //
 //   admin            every permission, including any not listed below
 //   app-manager      install, upgrade, start/stop, validate and monitor apps; the apps' secure
-//                    storage; sees platform settings and networks (to attach apps to them)
+//                    storage; the fleet's catalog and deployments; sees platform settings,
+//                    networks (to attach apps to them), devices and fleet policies
 //   network-manager  node provisioning: interfaces and networks, platform settings (trust,
 //                    policy), enrollment, platform start/stop, platform logs; the fleet's
-//                    devices (tags, decommissioning); sees apps
+//                    devices (tags, decommissioning) and fleet policies; sees apps, the
+//                    catalog and deployments
 //   auditor          read-only: everything that is *.read except the apps' secure storage
 //                    (secrets are not evidence), including the audit log and the user list
 //
@@ -41,6 +43,12 @@ inline constexpr std::string_view kPermissionNetworkWrite = "network.write";
 inline constexpr std::string_view kPermissionEnroll = "enroll";
 inline constexpr std::string_view kPermissionDevicesRead = "devices.read";
 inline constexpr std::string_view kPermissionDevicesWrite = "devices.write";
+inline constexpr std::string_view kPermissionCatalogRead = "catalog.read";
+inline constexpr std::string_view kPermissionCatalogWrite = "catalog.write";
+inline constexpr std::string_view kPermissionDeploymentsRead = "deployments.read";
+inline constexpr std::string_view kPermissionDeploymentsWrite = "deployments.write";
+inline constexpr std::string_view kPermissionPoliciesRead = "policies.read";
+inline constexpr std::string_view kPermissionPoliciesWrite = "policies.write";
 inline constexpr std::string_view kPermissionLogsRead = "logs.read";
 inline constexpr std::string_view kPermissionAuditRead = "audit.read";
 inline constexpr std::string_view kPermissionUsersRead = "users.read";

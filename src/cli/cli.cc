@@ -16,7 +16,8 @@ int Run(int argc, char** argv) {
       "hello-signed.tar\n"
       "  fogkeep package verify hello-signed.tar --trust pki/ca.pem\n"
       "  fogkeep node trust set pki/ca.pem                 # on the node, as root\n"
-      "  fogkeep app run hello-signed.tar                  # install + activate + start\n",
+      "  fogkeep app run hello-signed.tar                  # install + activate + start\n\n"
+      "A fleet of nodes is managed through fogkeep-director: see `fogkeep fleet --help`.\n",
       "fogkeep"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fogkeep 0.1.0");
@@ -27,6 +28,7 @@ int Run(int argc, char** argv) {
   AddAuditCommands(app);
   AddStorageCommands(app);
   AddLoginCommands(app);
+  AddFleetCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,7 +12,7 @@ namespace fogkeep::cli {
 int Run(int argc, char** argv);
 
 // Registration of each subcommand group (pki.cc, package.cc, app.cc, node.cc, audit.cc,
-// storage.cc, login.cc).
+// storage.cc, login.cc, fleet.cc).
 void AddPkiCommands(CLI::App& app);
 void AddPackageCommands(CLI::App& app);
 void AddAppCommands(CLI::App& app);
@@ -20,5 +20,6 @@ void AddNodeCommands(CLI::App& app);
 void AddAuditCommands(CLI::App& app);
 void AddStorageCommands(CLI::App& app);
 void AddLoginCommands(CLI::App& app);  // login, logout
+void AddFleetCommands(CLI::App& app);  // fleet: the director
 
 }  // namespace fogkeep::cli

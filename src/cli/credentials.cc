@@ -126,7 +126,13 @@ Result<std::vector<Credential>> Parse(std::string_view text, const std::string& 
     c.access_expires = r.Time("access_expires");
     c.session_expires = r.Time("session_expires");
     c.ca = r.Text("ca", false);
+    const std::string server = r.Text("server", false);
     if (Status ok = r.status(); !ok) return fail(ok.error().message());
+    if (server == "director") {
+      c.server = ServerKind::kDirector;
+    } else if (!server.empty() && server != "node") {
+      return fail(where + ".server must be \"node\" or \"director\"");
+    }
     if (!c.node.starts_with("https://")) return fail(where + ".node must be an https:// URL");
     for (const Credential& earlier : out) {
       if (earlier.node == c.node) return fail("two logins for " + c.node);
@@ -147,6 +153,7 @@ std::string Serialize(const std::vector<Credential>& credentials) {
                    {"access_expires", ToUnix(c.access_expires)},
                    {"session_expires", ToUnix(c.session_expires)}};
     if (!c.ca.empty()) o["ca"] = c.ca;
+    if (c.server == ServerKind::kDirector) o["server"] = "director";
     logins.push_back(std::move(o));
   }
   return json::serialize(json::object{{"version", kFormatVersion}, {"logins", logins}}) + "\n";
@@ -155,13 +162,13 @@ std::string Serialize(const std::vector<Credential>& credentials) {
 // Checks a credential before it is written, so that the file never holds what Parse refuses.
 Status Validate(const Credential& c) {
   if (!c.node.starts_with("https://") || !IsDisplaySafe(c.node)) {
-    return Fail(ErrorCode::kInvalidInput, "not a node URL: " + c.node);
+    return Fail(ErrorCode::kInvalidInput, "not a server URL: " + c.node);
   }
   if (c.user.empty() || !IsDisplaySafe(c.user) || !IsDisplaySafe(c.role) || !IsDisplaySafe(c.ca)) {
     return Fail(ErrorCode::kInvalidInput, "the login for " + c.node + " has an unusable name");
   }
   if (!IsBearerToken(c.access_token) || !IsBearerToken(c.refresh_token)) {
-    return Fail(ErrorCode::kInvalidInput, "the node sent tokens that are not visible ASCII");
+    return Fail(ErrorCode::kInvalidInput, "the server sent tokens that are not visible ASCII");
   }
   return {};
 }

@@ -1,5 +1,5 @@
-// The token cache behind `fogkeep login`: per node, the tokens of one login session, so that
-// later commands given --node need no --token.
+// The token cache behind `fogkeep login` and `fogkeep fleet login`: per server (a node, or the
+// fleet's director), the tokens of one login session, so that later commands need no --token.
 //
 // File: $XDG_CONFIG_HOME/fogkeep/credentials.json, else $HOME/.config/fogkeep/credentials.json.
 // It holds bearer credentials, so it is mode 0600 in a directory created 0700, replaced
@@ -9,7 +9,11 @@
 //
 //   {"version": 1, "logins": [{"node": "https://host:8443", "user": "alice", "role": "auditor",
 //     "access_token": "fka_...", "refresh_token": "fkr_...", "access_expires": 1767225600,
-//     "session_expires": 1767268800, "ca": "/home/alice/node.pem"}]}
+//     "session_expires": 1767268800, "ca": "/home/alice/node.pem"},
+//     {"node": "https://dir:9443", "server": "director", ...}]}
+//
+// "node" is the server's URL whatever the server is (the key predates directors); "server" is
+// absent for a node, so files written before directors existed read unchanged.
 //
 // Changes go through Update, which holds an flock on "credentials.json.lock" beside the file
 // while it reads, calls back and writes. A token refresh runs inside that callback, so two
@@ -28,9 +32,12 @@
 
 namespace fogkeep::cli {
 
-// One node's login. Times are this machine's clock.
+// The servers a login can be to: fogkeepd's node API, or fogkeep-director's fleet API.
+enum class ServerKind { kNode, kDirector };
+
+// One server's login. Times are this machine's clock.
 struct Credential {
-  std::string node;  // canonical node URL (CanonicalNodeUrl), the key
+  std::string node;  // canonical URL of the server (CanonicalServerUrl), the key
   std::string user;
   std::string role;
   std::string access_token;
@@ -38,6 +45,7 @@ struct Credential {
   std::chrono::system_clock::time_point access_expires;
   std::chrono::system_clock::time_point session_expires;
   std::string ca;  // the --ca given at login (absolute path), "" when none
+  ServerKind server = ServerKind::kNode;
 
   bool operator==(const Credential&) const = default;
 };
@@ -67,7 +75,8 @@ class CredentialCache {
 
   const std::string& path() const { return path_; }
 
-  // The login for `node`, or nullopt when there is none (also when the file does not exist).
+  // The login for the server at URL `node`, or nullopt when there is none (also when the file
+  // does not exist).
   Result<std::optional<Credential>> Find(std::string_view node) const;
   // Every login, in the file's order.
   Result<std::vector<Credential>> List() const;

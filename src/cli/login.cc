@@ -43,8 +43,8 @@ Error Throttled(const net::Response& response) {
   return net::ResponseError(response).With("login refused");
 }
 
-// Where the node's certificate is checked against for a login: --ca (made absolute, so that
-// the cached path works from any directory), else the --ca of an earlier login to the node.
+// Where the server's certificate is checked against for a login: --ca (made absolute, so that
+// the cached path works from any directory), else the --ca of an earlier login to the server.
 Result<std::string> LoginCa(const NodeTarget& target, const std::string& node) {
   if (!target.ca.empty()) {
     std::error_code ec;
@@ -55,17 +55,20 @@ Result<std::string> LoginCa(const NodeTarget& target, const std::string& node) {
   if (target.insecure) return std::string();
   const CredentialCache cache = FK_TRY(CredentialCache::Default());
   const std::optional<Credential> earlier = FK_TRY(cache.Find(node));
-  return earlier ? earlier->ca : std::string();
+  return earlier && earlier->server == target.server ? earlier->ca : std::string();
 }
 
 }  // namespace
 
 Result<LoginOutcome> LogIn(const NodeTarget& target, std::string_view user,
                            std::string_view password) {
+  const ServerTraits& traits = TraitsOf(target.server);
   if (target.node.empty()) {
-    return Fail(ErrorCode::kInvalidInput, "--node is required (https://host:8443)");
+    return Fail(ErrorCode::kInvalidInput,
+                std::string(traits.url_option) +
+                    " is required (https://host:" + std::to_string(traits.default_port) + ")");
   }
-  const std::string node = FK_TRY(CanonicalNodeUrl(target.node));
+  const std::string node = FK_TRY(CanonicalServerUrl(target.node, target.server));
   CredentialCache cache = FK_TRY(CredentialCache::Default());
   NodeTarget where = target;
   where.node = node;
@@ -89,6 +92,7 @@ Result<LoginOutcome> LogIn(const NodeTarget& target, std::string_view user,
   LoginOutcome out{
       CredentialFromLoginResult(node, result, where.ca, std::chrono::system_clock::now()),
       result.session};
+  out.credential.server = target.server;
   if (Status stored = cache.Store(out.credential); !stored) {
     // A session whose tokens are lost would only wait for its timeout: end it now.
     NodeTarget with_token = where;
@@ -96,9 +100,9 @@ Result<LoginOutcome> LogIn(const NodeTarget& target, std::string_view user,
     if (Result<NodeClient> ender = NodeClient::Connect(with_token, std::chrono::seconds(30))) {
       (void)ender->Call(Method::kPost, kLogoutPath);
     }
-    return Fail(
-        std::move(stored).error().With("the node accepted the login, but it cannot be "
-                                       "cached (the new session was ended)"));
+    return Fail(std::move(stored).error().With(
+        "the " + std::string(traits.noun) +
+        " accepted the login, but it cannot be cached (the new session was ended)"));
   }
   return out;
 }
@@ -107,20 +111,13 @@ Result<LogoutOutcome> LogOut(const NodeTarget& target) {
   CredentialCache cache = FK_TRY(CredentialCache::Default());
   LogoutOutcome out;
   if (!target.node.empty()) {
-    out.node = FK_TRY(CanonicalNodeUrl(target.node));
+    out.node = FK_TRY(CanonicalServerUrl(target.node, target.server));
   } else {
-    const std::vector<Credential> logins = FK_TRY(cache.List());
-    if (logins.empty()) return out;
-    if (logins.size() > 1) {
-      std::string nodes;
-      for (const Credential& c : logins) nodes += (nodes.empty() ? "" : ", ") + c.node;
-      return Fail(ErrorCode::kInvalidInput,
-                  "logged in to several nodes (" + nodes + "); choose one with --node");
-    }
-    out.node = logins.front().node;
+    out.node = FK_TRY(OnlyLoggedInServer(cache, target.server));
+    if (out.node.empty()) return out;
   }
   const std::optional<Credential> login = FK_TRY(cache.Find(out.node));
-  if (!login) return out;
+  if (!login || login->server != target.server) return out;
   out.was_cached = true;
   out.credential = *login;
 
@@ -143,33 +140,98 @@ Result<LogoutOutcome> LogOut(const NodeTarget& target) {
   return out;
 }
 
-void AddLoginCommands(CLI::App& app) {
+namespace {
+
+// What `login` and `logout` say about themselves under one kind of server.
+struct LoginHelp {
+  std::string login;
+  std::string login_footer;
+  std::string logout;
+  std::string logout_footer;
+};
+
+LoginHelp HelpFor(ServerKind kind) {
+  const std::string cache_where(kCacheWhere);
+  if (kind == ServerKind::kDirector) {
+    return LoginHelp{
+        .login = "Log in to the fleet's director and cache the session's tokens",
+        .login_footer =
+            "Logs in as a user of the director (`fogkeep-director user add`, or RADIUS or PAM "
+            "as the director is configured) and caches the session's tokens in " +
+            cache_where +
+            ", so that later `fogkeep fleet` commands need no --token, nor --director while "
+            "you are logged in to one director only. The access token is refreshed as needed "
+            "until the session ends; --ca is remembered for the director. The password is "
+            "prompted for without echo, or read from stdin with --password-stdin; it never "
+            "goes on the command line.\n\n"
+            "  fogkeep fleet login --director https://fleet.example:9443 --user alice --ca "
+            "ca.crt\n"
+            "  fogkeep fleet devices\n"
+            "  fogkeep fleet logout",
+        .logout = "End a session opened by `fogkeep fleet login`",
+        .logout_footer =
+            "Ends the session on the director and removes its tokens from " + cache_where +
+            ". Without --director: the only director logged in to. The tokens are removed even "
+            "when the director cannot be reached; a warning then says that the session stays "
+            "valid on the director until it expires.",
+    };
+  }
+  return LoginHelp{
+      .login = "Log in to a node and cache the session's tokens",
+      .login_footer =
+          "Logs in as a user of the node (local, RADIUS or PAM, as the node is configured) and "
+          "caches the session's tokens in " +
+          cache_where +
+          ", so that later commands given --node need no --token. The access token is "
+          "refreshed as needed until the session ends; --ca is remembered for the node. The "
+          "password is prompted for without echo, or read from stdin with --password-stdin; it "
+          "never goes on the command line.\n\n"
+          "  fogkeep login --node https://gw1:8443 --user alice --ca node.pem\n"
+          "  fogkeep app list --node https://gw1:8443\n"
+          "  fogkeep logout",
+      .logout = "End a session opened by `fogkeep login`",
+      .logout_footer =
+          "Ends the session on the node and removes its tokens from " + cache_where +
+          ". Without --node: the only node logged in to. The tokens are removed even when the "
+          "node cannot be reached; a warning then says that the session stays valid on the node "
+          "until it expires.",
+  };
+}
+
+// The server's options on a login or logout: its URL, --ca, --insecure-skip-verify and
+// --json. A login is over HTTPS and proves itself with the password, so neither --socket nor
+// --token.
+void AddLoginTargetOptions(CLI::App& command, NodeTarget* target, ServerKind kind) {
+  if (kind == ServerKind::kDirector) {
+    AddDirectorTargetOptions(command, target);
+  } else {
+    AddNodeTargetOptions(command, target);
+    command.remove_option(command.get_option("--socket"));
+  }
+  command.remove_option(command.get_option("--token"));
+}
+
+}  // namespace
+
+void AddLoginCommands(CLI::App& parent, ServerKind kind) {
   struct Options {
     NodeTarget target;
     std::string user;
     bool password_stdin = false;
   };
   auto options = std::make_shared<Options>();
-  const std::string cache_where(kCacheWhere);
+  const ServerTraits& traits = TraitsOf(kind);
+  const std::string noun(traits.noun);
+  const LoginHelp help = HelpFor(kind);
 
-  auto* login = app.add_subcommand("login", "Log in to a node and cache the session's tokens");
-  login->footer(
-      "Logs in as a user of the node (local, RADIUS or PAM, as the node is configured) and "
-      "caches the session's tokens in " +
-      cache_where +
-      ", so that later commands given --node need no --token. The access token is refreshed "
-      "as needed until the session ends; --ca is remembered for the node. The password is "
-      "prompted for without echo, or read from stdin with --password-stdin; it never goes on "
-      "the command line.\n\n"
-      "  fogkeep login --node https://gw1:8443 --user alice --ca node.pem\n"
-      "  fogkeep app list --node https://gw1:8443\n"
-      "  fogkeep logout");
-  AddNodeTargetOptions(*login, &options->target);
-  // A login is over HTTPS and proves itself with the password.
-  login->remove_option(login->get_option("--socket"));
-  login->remove_option(login->get_option("--token"));
-  login->get_option("--node")->required();
-  login->add_option("--user,-u", options->user, "User name on the node")->required();
+  auto* login = parent.add_subcommand("login", help.login);
+  login->footer(help.login_footer);
+  AddLoginTargetOptions(*login, &options->target, kind);
+  CLI::Option* url = login->get_option(std::string(traits.url_option));
+  url->required();
+  url->description(std::string(kind == ServerKind::kDirector ? "The director" : "Remote node") +
+                   ", https://host:" + std::to_string(traits.default_port));
+  login->add_option("--user,-u", options->user, "User name on the " + noun)->required();
   login->add_flag("--password-stdin", options->password_stdin,
                   "Read the password from the first line of stdin instead of prompting");
   login->callback([options] {
@@ -194,33 +256,27 @@ void AddLoginCommands(CLI::App& app) {
               << FormatLocalTime(c.session_expires) << "\n";
   });
 
-  auto* logout = app.add_subcommand("logout", "End a session opened by `fogkeep login`");
-  logout->footer(
-      "Ends the session on the node and removes its tokens from " + cache_where +
-      ". Without --node: the only node logged in to. The tokens are removed even when the node "
-      "cannot be reached; a warning then says that the session stays valid on the node until "
-      "it expires.");
-  AddNodeTargetOptions(*logout, &options->target);
-  logout->remove_option(logout->get_option("--socket"));
-  logout->remove_option(logout->get_option("--token"));
-  logout->callback([options] {
+  auto* logout = parent.add_subcommand("logout", help.logout);
+  logout->footer(help.logout_footer);
+  AddLoginTargetOptions(*logout, &options->target, kind);
+  logout->callback([options, noun] {
     Result<LogoutOutcome> outcome = LogOut(options->target);
     if (!outcome) return ReportError(outcome.error());
     const LogoutOutcome& o = *outcome;
     if (o.node_error) {
-      std::cerr << "fogkeep: warning: the node could not end the session ("
+      std::cerr << "fogkeep: warning: the " << noun << " could not end the session ("
                 << o.node_error->message() << "); it stays valid there until "
                 << FormatLocalTime(o.credential.session_expires)
                 << ", but its tokens are removed from this machine\n";
     }
     if (options->target.json) {
-      PrintJson(boost::json::object{{"node", o.node},
+      PrintJson(boost::json::object{{noun, o.node},
                                     {"logged_out", o.was_cached},
-                                    {"ended_on_node", o.was_cached && !o.node_error}});
+                                    {"ended_on_" + noun, o.was_cached && !o.node_error}});
       return;
     }
     if (!o.was_cached) {
-      std::cout << (o.node.empty() ? "not logged in to any node" : "not logged in to " + o.node)
+      std::cout << (o.node.empty() ? "not logged in to any " + noun : "not logged in to " + o.node)
                 << "; nothing to do\n";
     } else if (o.node_error) {
       std::cout << "logged out of " << o.node << " on this machine only\n";
@@ -231,5 +287,7 @@ void AddLoginCommands(CLI::App& app) {
     }
   });
 }
+
+void AddLoginCommands(CLI::App& app) { AddLoginCommands(app, ServerKind::kNode); }
 
 }  // namespace fogkeep::cli

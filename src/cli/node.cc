@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "cli/node_client.h"
 #include "cli/output.h"
-#include "core/fs.h"
+#include "cli/trust_files.h"
 #include "crypto/x509.h"
 
 namespace fogkeep::cli {
@@ -30,17 +30,7 @@ void Check(const Status& status) {
 }
 
 Status TrustSet(const NodeArgs& a) {
-  api::TrustMaterial trust;
-  for (const auto& path : a.anchors) {
-    const std::string pem = FK_TRY_CTX(fs::ReadFile(path, 1 << 20), path);
-    for (const auto& cert : FK_TRY_CTX(crypto::Certificate::BundleFromPem(pem), path)) {
-      trust.anchors.push_back(cert.ToPem());
-    }
-  }
-  for (const auto& path : a.crls) {
-    const std::string pem = FK_TRY_CTX(fs::ReadFile(path, 1 << 20), path);
-    trust.crls.push_back(FK_TRY_CTX(crypto::Crl::FromPem(pem), path).ToPem());
-  }
+  const api::TrustMaterial trust = FK_TRY(ReadTrustFiles(a.anchors, a.crls));
   NodeClient client = FK_TRY(NodeClient::Connect(a.target));
   FK_TRY(client.Call(Method::kPut, kTrustPath, api::ToJsonText(trust), "application/json"));
   if (a.target.json) {

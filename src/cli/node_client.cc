@@ -13,18 +13,38 @@
 namespace fogkeep::cli {
 namespace {
 
-constexpr std::uint16_t kDefaultPort = 8443;
-
 using HostPort = net::HttpsEndpoint;
 
-Result<HostPort> ParseNodeUrl(std::string_view url) {
-  return net::ParseHttpsUrl(url, kDefaultPort, "--node");
+constexpr ServerTraits kNodeTraits{
+    .default_port = 8443,
+    .noun = "node",
+    .url_option = "--node",
+    .url_env = "FOGKEEP_NODE",
+    .login_command = "fogkeep login",
+    .token_source = "`fogkeepd token create` on the node",
+    .ca_help = "the node's certificate (data-dir/tls/node.pem) or its CA",
+};
+constexpr ServerTraits kDirectorTraits{
+    .default_port = 9443,
+    .noun = "director",
+    .url_option = "--director",
+    .url_env = "FOGKEEP_DIRECTOR",
+    .login_command = "fogkeep fleet login",
+    .token_source = "`fogkeep-director token create` on the director",
+    .ca_help = "the fleet CA (the director's data-dir/ca/ca.crt)",
+};
+
+Result<HostPort> ParseServerUrl(std::string_view url, ServerKind kind) {
+  const ServerTraits& traits = TraitsOf(kind);
+  return net::ParseHttpsUrl(url, traits.default_port, traits.url_option);
 }
 
-// The HTTPS client for `where`, verifying the node against `ca` (a CA bundle, or the node's
+// The HTTPS client for `where`, verifying the server against `ca` (a CA bundle, or the server's
 // own certificate, pinned), or not at all when `insecure`.
-Result<std::unique_ptr<net::Client>> HttpsClient(const HostPort& where, const std::string& ca,
-                                                 bool insecure, const net::ClientOptions& options) {
+Result<std::unique_ptr<net::Client>> HttpsClient(const HostPort& where, ServerKind kind,
+                                                 const std::string& ca, bool insecure,
+                                                 const net::ClientOptions& options) {
+  const ServerTraits& traits = TraitsOf(kind);
   net::ClientTlsOptions tls;
   if (!ca.empty()) {
     const std::string pem = FK_TRY_CTX(fs::ReadFile(ca, 1 << 20), ca);
@@ -34,33 +54,75 @@ Result<std::unique_ptr<net::Client>> HttpsClient(const HostPort& where, const st
       for (auto& cert : certs) trust.AddAnchor(std::move(cert));
       tls.trust = std::move(trust);
     } else {
-      // The node's self-signed certificate: pin exactly it.
+      // The server's self-signed certificate: pin exactly it.
       tls.pinned_fingerprint = certs.front().Fingerprint();
     }
   } else if (insecure) {
-    std::cerr << "fogkeep: warning: --insecure-skip-verify: the node's identity is not checked; "
-                 "credentials may be sent to an impostor\n";
+    std::cerr << "fogkeep: warning: --insecure-skip-verify: the " << traits.noun
+              << "'s identity is not checked; credentials may be sent to an impostor\n";
     tls.insecure = true;
   } else {
-    return Fail(ErrorCode::kInvalidInput,
-                "--node needs --ca with the node's certificate (data-dir/tls/node.pem) or its "
-                "CA, or --insecure-skip-verify");
+    return Fail(ErrorCode::kInvalidInput, std::string(traits.url_option) + " needs --ca with " +
+                                              std::string(traits.ca_help) +
+                                              ", or --insecure-skip-verify");
   }
   return net::Client::Https(where.host, where.port, std::move(tls), options);
 }
 
-std::string LoginHint(const std::string& node, const std::string& user) {
-  return "log in again with `fogkeep login --node " + node + " --user " + user + "`";
+std::string LoginHint(ServerKind kind, const std::string& url, const std::string& user) {
+  const ServerTraits& traits = TraitsOf(kind);
+  return "log in again with `" + std::string(traits.login_command) + " " +
+         std::string(traits.url_option) + " " + url + " --user " + user + "`";
+}
+
+// The URL a director target without one means: the only director logged in to.
+Result<std::string> ImpliedDirector(const NodeTarget& target) {
+  const ServerTraits& traits = TraitsOf(target.server);
+  const std::string required =
+      std::string(traits.url_option) + " (or " + std::string(traits.url_env) + ") is required";
+  if (!target.token.empty()) return Fail(ErrorCode::kInvalidInput, required + " with --token");
+  const CredentialCache cache = FK_TRY(CredentialCache::Default());
+  std::string url = FK_TRY(OnlyLoggedInServer(cache, target.server));
+  if (url.empty()) {
+    return Fail(ErrorCode::kInvalidInput,
+                required + ": https://host:" + std::to_string(traits.default_port) +
+                    ", or log in first with `" + std::string(traits.login_command) + " " +
+                    std::string(traits.url_option) + " URL --user NAME`");
+  }
+  return url;
 }
 
 }  // namespace
 
-Result<std::string> CanonicalNodeUrl(std::string_view url) {
-  HostPort where = FK_TRY(ParseNodeUrl(url));
+const ServerTraits& TraitsOf(ServerKind kind) {
+  return kind == ServerKind::kDirector ? kDirectorTraits : kNodeTraits;
+}
+
+Result<std::string> CanonicalServerUrl(std::string_view url, ServerKind kind) {
+  HostPort where = FK_TRY(ParseServerUrl(url, kind));
   for (char& c : where.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const bool ipv6 = where.host.find(':') != std::string::npos;
   return "https://" + (ipv6 ? "[" + where.host + "]" : where.host) + ":" +
          std::to_string(where.port);
+}
+
+Result<std::string> CanonicalNodeUrl(std::string_view url) {
+  return CanonicalServerUrl(url, ServerKind::kNode);
+}
+
+Result<std::string> OnlyLoggedInServer(const CredentialCache& cache, ServerKind kind) {
+  std::vector<std::string> urls;
+  for (const Credential& c : FK_TRY(cache.List())) {
+    if (c.server == kind) urls.push_back(c.node);
+  }
+  if (urls.empty()) return std::string();
+  if (urls.size() == 1) return urls.front();
+  const ServerTraits& traits = TraitsOf(kind);
+  std::string list;
+  for (const std::string& url : urls) list += (list.empty() ? "" : ", ") + url;
+  return Fail(ErrorCode::kInvalidInput, "logged in to several " + std::string(traits.noun) + "s (" +
+                                            list + "); choose one with " +
+                                            std::string(traits.url_option));
 }
 
 void AddNodeTargetOptions(CLI::App& group, NodeTarget* target) {
@@ -82,53 +144,83 @@ void AddNodeTargetOptions(CLI::App& group, NodeTarget* target) {
   group.fallthrough();
 }
 
+void AddDirectorTargetOptions(CLI::App& command, NodeTarget* target) {
+  target->server = ServerKind::kDirector;
+  command
+      .add_option("--director", target->node,
+                  "The director, https://host:9443 (default: the one director you are logged "
+                  "in to with `fogkeep fleet login`)")
+      ->envname("FOGKEEP_DIRECTOR");
+  command
+      .add_option("--token", target->token,
+                  "API token (fogkeep-director token create --role R); without it, the login "
+                  "cached by `fogkeep fleet login` is used")
+      ->envname("FOGKEEP_TOKEN");
+  command.add_option("--ca", target->ca,
+                     "The fleet CA, PEM: the director's data-dir/ca/ca.crt (default: the one "
+                     "given to `fogkeep fleet login`)");
+  command.add_flag("--insecure-skip-verify", target->insecure,
+                   "Do not verify the director's certificate (unsafe)");
+  command.add_flag("--json", target->json, "Print the director's answer as JSON, for scripts");
+}
+
 Result<NodeClient> NodeClient::Connect(const NodeTarget& target,
                                        std::chrono::milliseconds timeout) {
   net::ClientOptions options;
   options.timeout = timeout;
-  if (target.node.empty()) {
-    auto client = FK_TRY(net::Client::Unix(target.socket, options));
-    return NodeClient(std::move(client), target.token);
+  std::string url = target.node;
+  if (url.empty()) {
+    if (target.server == ServerKind::kNode) {
+      auto client = FK_TRY(net::Client::Unix(target.socket, options));
+      return NodeClient(std::move(client), target.token, "", "");
+    }
+    url = FK_TRY(ImpliedDirector(target));
   }
-  const HostPort where = FK_TRY(ParseNodeUrl(target.node));
+  const ServerTraits& traits = TraitsOf(target.server);
+  const HostPort where = FK_TRY(ParseServerUrl(url, target.server));
+  const std::string canonical = FK_TRY(CanonicalServerUrl(url, target.server));
   if (!target.token.empty()) {
-    auto client = FK_TRY(HttpsClient(where, target.ca, target.insecure, options));
-    return NodeClient(std::move(client), target.token);
+    auto client = FK_TRY(HttpsClient(where, target.server, target.ca, target.insecure, options));
+    return NodeClient(std::move(client), target.token, canonical, target.ca);
   }
 
-  const std::string node = FK_TRY(CanonicalNodeUrl(target.node));
   CredentialCache cache = FK_TRY(CredentialCache::Default());
-  std::optional<Credential> login = FK_TRY(cache.Find(node));
-  if (!login) {
+  std::optional<Credential> login = FK_TRY(cache.Find(canonical));
+  if (!login || login->server != target.server) {
     return Fail(ErrorCode::kUnauthenticated,
-                "not logged in to " + node + ": run `fogkeep login --node " + node +
-                    " --user NAME`, or pass --token (or FOGKEEP_TOKEN) made by `fogkeepd token "
-                    "create` on the node");
+                "not logged in to " + canonical + ": run `" + std::string(traits.login_command) +
+                    " " + std::string(traits.url_option) + " " + canonical +
+                    " --user NAME`, or pass --token (or FOGKEEP_TOKEN) made by " +
+                    std::string(traits.token_source));
   }
   if (!SessionAlive(*login, std::chrono::system_clock::now())) {
     // Nothing can revive it; an error in removing it changes nothing for this command.
-    (void)cache.Remove(node);
-    return Fail(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
+    (void)cache.Remove(canonical);
+    return Fail(ErrorCode::kUnauthenticated, "your session on " + canonical + " ended at " +
                                                  FormatLocalTime(login->session_expires) + "; " +
-                                                 LoginHint(node, login->user));
+                                                 LoginHint(target.server, canonical, login->user));
   }
-  const std::string& ca = target.ca.empty() ? login->ca : target.ca;
-  auto client = FK_TRY(HttpsClient(where, ca, target.insecure, options));
+  std::string ca = target.ca.empty() ? login->ca : target.ca;
+  auto client = FK_TRY(HttpsClient(where, target.server, ca, target.insecure, options));
   std::string token = login->access_token;
-  return NodeClient(std::move(client), std::move(token),
+  return NodeClient(std::move(client), std::move(token), canonical, std::move(ca),
                     CachedLogin{std::move(cache), std::move(*login)});
 }
 
 Result<NodeClient> NodeClient::ConnectAnonymous(const NodeTarget& target,
                                                 std::chrono::milliseconds timeout) {
+  const ServerTraits& traits = TraitsOf(target.server);
   if (target.node.empty()) {
-    return Fail(ErrorCode::kInvalidInput, "--node is required (https://host:8443)");
+    return Fail(ErrorCode::kInvalidInput,
+                std::string(traits.url_option) +
+                    " is required (https://host:" + std::to_string(traits.default_port) + ")");
   }
   net::ClientOptions options;
   options.timeout = timeout;
-  const HostPort where = FK_TRY(ParseNodeUrl(target.node));
-  auto client = FK_TRY(HttpsClient(where, target.ca, target.insecure, options));
-  return NodeClient(std::move(client), "");
+  const HostPort where = FK_TRY(ParseServerUrl(target.node, target.server));
+  auto client = FK_TRY(HttpsClient(where, target.server, target.ca, target.insecure, options));
+  return NodeClient(std::move(client), "", FK_TRY(CanonicalServerUrl(target.node, target.server)),
+                    target.ca);
 }
 
 net::Headers NodeClient::BaseHeaders() const {
@@ -141,8 +233,8 @@ Status NodeClient::CheckStatus(const net::Response& response) const {
   if (response.status >= 200 && response.status < 300) return {};
   Error error = net::ResponseError(response);
   if (response.status == 401 && login_) {
-    return Fail(error.code(), error.message() + "; " +
-                                  LoginHint(login_->credential.node, login_->credential.user));
+    const Credential& c = login_->credential;
+    return Fail(error.code(), error.message() + "; " + LoginHint(c.server, c.node, c.user));
   }
   return Fail(std::move(error));
 }
@@ -150,6 +242,8 @@ Status NodeClient::CheckStatus(const net::Response& response) const {
 Status NodeClient::RefreshLogin() {
   const std::string node = login_->credential.node;
   const std::string user = login_->credential.user;
+  const ServerKind kind = login_->credential.server;
+  const std::string noun(TraitsOf(kind).noun);
   const std::string stale = token_;
   std::optional<Credential> fresh;
   std::optional<Error> ended;
@@ -157,7 +251,7 @@ Status NodeClient::RefreshLogin() {
       node, [&](std::optional<Credential> current) -> Result<std::optional<Credential>> {
         if (!current) {
           ended = Error(ErrorCode::kUnauthenticated,
-                        "logged out of " + node + " meanwhile; " + LoginHint(node, user));
+                        "logged out of " + node + " meanwhile; " + LoginHint(kind, node, user));
           return current;
         }
         const auto now = std::chrono::system_clock::now();
@@ -168,9 +262,10 @@ Status NodeClient::RefreshLogin() {
           return current;
         }
         if (!SessionAlive(*current, now)) {
-          ended = Error(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
-                                                         FormatLocalTime(current->session_expires) +
-                                                         "; " + LoginHint(node, current->user));
+          ended =
+              Error(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
+                                                     FormatLocalTime(current->session_expires) +
+                                                     "; " + LoginHint(kind, node, current->user));
           return std::nullopt;
         }
         net::Headers headers;
@@ -181,9 +276,9 @@ Status NodeClient::RefreshLogin() {
                        "refresh the login on " + node);
         if (response.status == 401) {
           ended =
-              Error(ErrorCode::kUnauthenticated, "the node ended your session on " + node +
+              Error(ErrorCode::kUnauthenticated, "the " + noun + " ended your session on " + node +
                                                      " (logged out, revoked or idle too long); " +
-                                                     LoginHint(node, current->user));
+                                                     LoginHint(kind, node, current->user));
           return std::nullopt;
         }
         if (response.status < 200 || response.status >= 300) {
@@ -240,9 +335,10 @@ Result<net::Response> NodeClient::Call(net::Method method, std::string_view targ
 }
 
 Result<net::Response> NodeClient::UploadFile(net::Method method, std::string_view target,
-                                             const std::string& path) {
+                                             const std::string& path,
+                                             std::string_view content_type) {
   net::Response response = FK_TRY_CTX(SendAuthorized([&](net::Headers headers) {
-                                        headers.Set("Content-Type", "application/x-tar");
+                                        headers.Set("Content-Type", content_type);
                                         return client_->UploadFile(method, target, headers, path);
                                       }),
                                       path);

@@ -1,17 +1,22 @@
-// How `fogkeep app` and `fogkeep node` reach a node: the local root-only Unix socket by
-// default, or HTTPS with a bearer token. The node's certificate is checked against --ca: a CA
-// certificate verifies the chain and the host name; the node's own self-signed certificate
-// (data-dir/tls/node.pem, before enrolment) is pinned by fingerprint. Skipping verification
-// needs --insecure-skip-verify and prints a warning.
+// How `fogkeep` commands reach a server: a node's API (`fogkeep app`, `node`, `storage`, ...)
+// or the fleet director's (`fogkeep fleet`). One client serves both; they differ only in default
+// port and in the options and commands that messages point to (ServerTraits).
+//
+// A node is reached over its local root-only Unix socket by default, or over HTTPS with a bearer
+// token; the director over HTTPS only. The server's certificate is checked against --ca: a CA
+// certificate verifies the chain and the host name; a server's own self-signed certificate
+// (a node's data-dir/tls/node.pem, before enrolment) is pinned by fingerprint. Skipping
+// verification needs --insecure-skip-verify and prints a warning.
 //
 // The bearer token is --token (or FOGKEEP_TOKEN) when given, used as it is and never cached.
-// Without it, the login that `fogkeep login` cached for the node (cli/credentials.h) is used:
-// its access token, refreshed through /api/v1/auth/refresh when it has expired or when the
-// node answers 401, with the rotated tokens written back to the cache and the request sent
-// once more.
+// Without it, the login that `fogkeep login` (or `fogkeep fleet login`) cached for the server
+// (cli/credentials.h) is used: its access token, refreshed through /api/v1/auth/refresh when it
+// has expired or when the server answers 401, with the rotated tokens written back to the cache
+// and the request sent once more.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,34 +34,62 @@ class App;
 
 namespace fogkeep::cli {
 
+// What differs between the kinds of server, as the user sees it.
+struct ServerTraits {
+  std::uint16_t default_port;
+  std::string_view noun;           // "node"
+  std::string_view url_option;     // "--node"
+  std::string_view url_env;        // "FOGKEEP_NODE"
+  std::string_view login_command;  // "fogkeep login"
+  std::string_view token_source;   // where a --token comes from
+  std::string_view ca_help;        // what --ca holds
+};
+const ServerTraits& TraitsOf(ServerKind kind);
+
+// The server a command talks to and how it proves who it is. The name predates the director:
+// with server = kDirector, `node` is the director's URL.
 struct NodeTarget {
   std::string socket = "/run/fogkeep/fogkeepd.sock";
-  std::string node;  // https://host[:port]; empty: the Unix socket
+  // https://host[:port]. Empty: a node's Unix socket, or the only director logged in to.
+  std::string node;
   std::string token;
   std::string ca;
   bool insecure = false;
   bool json = false;
+  ServerKind server = ServerKind::kNode;
 };
 
 // Adds --socket, --node (env FOGKEEP_NODE), --token (env FOGKEEP_TOKEN), --ca,
 // --insecure-skip-verify and --json to a command group. Its subcommands accept them too.
 void AddNodeTargetOptions(CLI::App& group, NodeTarget* target);
+// Sets target->server to kDirector and adds --director (env FOGKEEP_DIRECTOR), --token (env
+// FOGKEEP_TOKEN), --ca, --insecure-skip-verify and --json to a command.
+void AddDirectorTargetOptions(CLI::App& command, NodeTarget* target);
 
-// The one spelling of a node URL, "https://host:port" (port always written, host in lower
-// case, IPv6 in brackets), under which the login cache files the node however --node was
-// written. kInvalidInput for anything but https://host[:port][/].
+// The one spelling of a server URL, "https://host:port" (port always written, the kind's
+// default when none is given; host in lower case, IPv6 in brackets), under which the login
+// cache files the server however its URL was written. kInvalidInput for anything but
+// https://host[:port][/].
+Result<std::string> CanonicalServerUrl(std::string_view url, ServerKind kind);
+// CanonicalServerUrl for a node (default port 8443).
 Result<std::string> CanonicalNodeUrl(std::string_view url);
+
+// The URL of the only server of `kind` that `cache` holds a login to; "" when there is none.
+// kInvalidInput, naming them and the option that chooses, when there are several.
+Result<std::string> OnlyLoggedInServer(const CredentialCache& cache, ServerKind kind);
 
 class NodeClient {
  public:
-  // A client for the node `target` names: its Unix socket (no token) or, with target.node,
-  // HTTPS with --token or else the cached login for the node, whose --ca applies when none is
-  // given. kUnauthenticated when there is neither a token nor a live cached login; the
-  // cache's own errors (kIntegrity for a file others can read) pass through.
+  // A client for the server `target` names: a node's Unix socket (no token) or, with
+  // target.node, HTTPS with --token or else the cached login to the server, whose --ca applies
+  // when none is given. A director target without a URL is the only director logged in to.
+  // kUnauthenticated when there is neither a token nor a live cached login (a login to another
+  // kind of server at the URL does not count); the cache's own errors (kIntegrity for a file
+  // others can read) pass through.
   static Result<NodeClient> Connect(const NodeTarget& target,
                                     std::chrono::milliseconds timeout = std::chrono::minutes(5));
   // HTTPS to target.node without any credential (--token and the cache are ignored), for
-  // `fogkeep login`.
+  // `fogkeep login` and `fogkeep fleet login`.
   static Result<NodeClient> ConnectAnonymous(
       const NodeTarget& target, std::chrono::milliseconds timeout = std::chrono::minutes(1));
 
@@ -71,13 +104,20 @@ class NodeClient {
                              std::string_view body = {}, std::string_view content_type = {});
   // Streams `path` as the request body.
   Result<net::Response> UploadFile(net::Method method, std::string_view target,
-                                   const std::string& path);
+                                   const std::string& path,
+                                   std::string_view content_type = "application/x-tar");
   // Passes the response body to `on_chunk` as it arrives, until the server ends it.
   Status Follow(std::string_view target, const std::function<Status(std::string_view)>& on_chunk);
   // The same for a body of any size that ends by itself (each read bounded by the client's
   // timeout); returns the response with its headers and an empty body.
   Result<net::Response> Download(std::string_view target,
                                  const std::function<Status(std::string_view)>& on_chunk);
+
+  // The server's canonical URL; "" for a node's Unix socket.
+  const std::string& url() const { return url_; }
+  // The file the server's certificate was checked against; "" when none was (the Unix
+  // socket, or --insecure-skip-verify).
+  const std::string& ca() const { return ca_; }
 
  private:
   // The login the token came from, when it came from the cache.
@@ -87,9 +127,13 @@ class NodeClient {
   };
   using Sender = std::function<Result<net::Response>(const net::Headers&)>;
 
-  NodeClient(std::unique_ptr<net::Client> client, std::string token,
-             std::optional<CachedLogin> login = std::nullopt)
-      : client_(std::move(client)), token_(std::move(token)), login_(std::move(login)) {}
+  NodeClient(std::unique_ptr<net::Client> client, std::string token, std::string url,
+             std::string ca, std::optional<CachedLogin> login = std::nullopt)
+      : client_(std::move(client)),
+        token_(std::move(token)),
+        url_(std::move(url)),
+        ca_(std::move(ca)),
+        login_(std::move(login)) {}
   net::Headers BaseHeaders() const;
   // Calls `send` with the token's headers; refreshes a cached login first when its access
   // token has expired, or after a 401 (then calls `send` once more).
@@ -102,6 +146,8 @@ class NodeClient {
 
   std::unique_ptr<net::Client> client_;
   std::string token_;
+  std::string url_;
+  std::string ca_;
   std::optional<CachedLogin> login_;
 };
 

@@ -76,6 +76,18 @@ std::string FormatTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string FormatUnixTime(std::int64_t seconds) {
+  if (seconds == 0) return "-";
+  const auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  char buf[48];
+  if (::gmtime_r(&t, &tm) == nullptr ||
+      std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return std::to_string(seconds) + " (Unix time)";
+  }
+  return buf;
+}
+
 std::string FormatLocalTime(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};

@@ -4,6 +4,7 @@
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +35,8 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows);
 std::string FormatTime(std::chrono::system_clock::time_point t);
 // The same in this machine's time zone, for people: "2026-11-25 21:15:00 CET".
 std::string FormatLocalTime(std::chrono::system_clock::time_point t);
+// FormatTime of a time a server sent as Unix seconds, whatever its value (no conversion to a
+// time_point that could overflow); "-" for 0, which servers send for "never".
+std::string FormatUnixTime(std::int64_t seconds);
 
 }  // namespace fogkeep::cli

@@ -5,9 +5,12 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "access/admin_commands.h"
 #include "access/audit_api.h"
@@ -15,11 +18,14 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/yaml.h"
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "director/ca.h"
+#include "director/catalog.h"
 #include "director/device_auth.h"
 #include "director/enrollment.h"
 #include "director/generation_watch.h"
+#include "director/rollout.h"
 #include "director/routes.h"
 #include "director/store.h"
 #include "net/server.h"
@@ -136,6 +142,62 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+// Advances rollouts once a second on the replica holding the "rollout" lease (renewed each
+// round; another replica takes over within the lease's lifetime when this one dies).
+class RolloutDriver {
+ public:
+  RolloutDriver(std::shared_ptr<FleetStore> store, std::shared_ptr<Rollouts> rollouts,
+                std::shared_ptr<GenerationWatch> generations)
+      : store_(std::move(store)),
+        rollouts_(std::move(rollouts)),
+        generations_(std::move(generations)),
+        holder_(HolderName()),
+        thread_([this] { Run(); }) {}
+  ~RolloutDriver() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  static constexpr std::int64_t kLeaseSeconds = 10;
+
+  static std::string HolderName() {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    return std::string(host) + ":" + std::to_string(getpid()) + ":" +
+           crypto::ToHex(crypto::RandomBytes(4));
+  }
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      if (Status round = Round(); !round) log::Warn("rollouts: {}", round.error().message());
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+    }
+  }
+
+  Status Round() {
+    if (!FK_TRY(store_->AcquireLease("rollout", holder_, SystemNow(), kLeaseSeconds))) return {};
+    if (FK_TRY(rollouts_->Tick())) generations_->Changed();
+    return {};
+  }
+
+  const std::shared_ptr<FleetStore> store_;
+  const std::shared_ptr<Rollouts> rollouts_;
+  const std::shared_ptr<GenerationWatch> generations_;
+  const std::string holder_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 int Serve(const DirectorConfig& config) {
   const sigset_t stop_signals = BlockStopSignals();
   log::Level level = log::Level::kInfo;
@@ -167,6 +229,9 @@ int Serve(const DirectorConfig& config) {
       *store, *ca,
       EnrollmentOptions{.certificate_lifetime = std::chrono::hours(config.node_certificate_hours)});
   services.generations = std::make_shared<GenerationWatch>(*store);
+  services.catalog = std::make_shared<Catalog>(*store);
+  services.rollouts = std::make_shared<Rollouts>(*store);
+  services.signer = std::make_shared<const crypto::TlsIdentity>(*identity);
   services.audit = audit_log;
   services.login = logins->login;
   services.version = std::string(kVersion);
@@ -186,7 +251,8 @@ int Serve(const DirectorConfig& config) {
                               // Nodes present their fleet certificate; people log in without one.
                               .tls = {.identity = *identity, .client_trust = std::move(fleet)}};
   options.io_threads = 1;
-  // Long-polls hold a worker each while they wait.
+  // For handlers that block on the store or the CA. Long-polls hold none while they wait
+  // (deferred responses, bounded by limits.max_deferred_responses).
   options.limits.worker_threads = 64;
   options.limits.max_connections = 4096;
   options.audit = access::MakeAuditSink(audit_log);
@@ -207,9 +273,12 @@ int Serve(const DirectorConfig& config) {
     log::Warn("cannot write {}: {}", AddrFile(config), written.error().message());
   }
 
+  auto driver = std::make_unique<RolloutDriver>(*store, services.rollouts, services.generations);
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log::Info("{}: stopping", strsignal(signal_number));
+  driver.reset();
   services.generations->Stop();
   (*server)->Stop();
   unlink(AddrFile(config).c_str());

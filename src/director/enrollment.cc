@@ -98,14 +98,19 @@ Result<Enrollment::Issued> Enrollment::Enroll(std::string_view token,
   // Proof of possession before the token is spent: a broken CSR must not burn it.
   FK_TRY(csr.VerifySignature());
   const std::string device_id = "d-" + crypto::ToHex(crypto::RandomBytes(kDeviceIdBytes));
-  const EnrollmentToken consumed = FK_TRY(store_->ConsumeEnrollmentToken(
-      std::string(token.substr(0, dot)), crypto::Sha256Hex(token.substr(dot + 1)), device_id,
-      clock_()));
+  Result<EnrollmentToken> consumed =
+      store_->ConsumeEnrollmentToken(std::string(token.substr(0, dot)),
+                                     crypto::Sha256Hex(token.substr(dot + 1)), device_id, clock_());
+  // Every refusal reads the same: a guesser learns nothing about which check failed.
+  if (!consumed && consumed.error().code() == ErrorCode::kUnauthenticated) {
+    return Fail(ErrorCode::kUnauthenticated, "invalid enrollment token");
+  }
+  if (!consumed) return std::unexpected(consumed.error());
   const crypto::Certificate cert = FK_TRY(Issue(csr, device_id));
   const std::int64_t now = clock_();
   Device device{.id = device_id,
                 .name = csr.CommonName(),
-                .tags = consumed.tags,
+                .tags = consumed->tags,
                 .cert_serial = cert.SerialHex(),
                 .cert_fingerprint = cert.Fingerprint(),
                 .cert_not_after = api::UnixSeconds(cert.NotAfter()),

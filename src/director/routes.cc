@@ -8,6 +8,7 @@
 #include "api/est.h"
 #include "api/node.h"
 #include "auth/roles.h"
+#include "crypto/hash.h"
 #include "director/device_auth.h"
 
 namespace fogkeep::director {
@@ -87,7 +88,7 @@ Result<std::int64_t> WaitSeconds(const Request& request, std::chrono::seconds ma
 
 std::string ETag(std::int64_t generation) { return "\"g" + std::to_string(generation) + "\""; }
 
-class DirectorApi {
+class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
  public:
   explicit DirectorApi(DirectorServices services) : s_(std::move(services)) {}
 
@@ -118,25 +119,72 @@ class DirectorApi {
     return CertsOnly(issued.chain, api::est::kCertsOnlyContentType);
   }
 
+  // A node whose ETag is current waits (?wait=S) for the next generation without holding a
+  // thread: the answer is deferred until the watch sees the generation move (the new desired
+  // state) or the wait ends (304, same ETag).
   Result<Response> Desired(Request& request) {
     const std::int64_t wait = FK_TRY(WaitSeconds(request, s_.max_poll_wait));
-    std::int64_t generation = FK_TRY(s_.generations->Current());
+    const std::int64_t generation = FK_TRY(s_.generations->Current());
     const std::optional<std::string_view> known = request.headers.Get("If-None-Match");
-    if (known && *known == ETag(generation)) {
-      generation = FK_TRY(s_.generations->WaitBeyond(generation, std::chrono::seconds(wait)));
-      if (*known == ETag(generation)) {
-        Response unchanged;
-        unchanged.status = 304;
-        unchanged.headers.Set("ETag", ETag(generation));
-        return unchanged;
-      }
+    if (!known || *known != ETag(generation)) {
+      return DesiredAnswer(request.principal->id, generation);
     }
-    const std::optional<Device> device = FK_TRY(s_.store->FindDevice(request.principal->id));
-    if (!device) return Fail(ErrorCode::kNotFound, "no device " + request.principal->id);
-    api::DesiredState desired{
-        .device_id = device->id, .generation = generation, .tags = device->tags};
+    if (wait == 0) return NotModified(generation);
+    auto deferred = std::make_shared<net::DeferredResponse>();
+    // Runs on the watch's thread, which may block on the store. The routes are held weakly:
+    // the watch may outlive them.
+    const GenerationWatch::Ticket ticket = s_.generations->WhenBeyond(
+        generation, std::chrono::seconds(wait),
+        [api = weak_from_this(), device_id = request.principal->id, generation,
+         deferred](Result<std::int64_t> now) {
+          if (deferred->Cancelled()) return;
+          const std::shared_ptr<DirectorApi> self = api.lock();
+          if (!self) {
+            deferred->Complete(Fail(ErrorCode::kUnavailable, "the director is stopping"));
+            return;
+          }
+          deferred->Complete(self->AfterWait(device_id, generation, std::move(now)));
+        });
+    // A node that hangs up stops being waited for.
+    deferred->OnCancel([watch = std::weak_ptr(s_.generations), ticket] {
+      if (const std::shared_ptr<GenerationWatch> alive = watch.lock()) alive->Forget(ticket);
+    });
+    return Response::Deferred(std::move(deferred));
+  }
+
+  // The answer to a node that waited at generation `seen`.
+  Result<Response> AfterWait(const std::string& device_id, std::int64_t seen,
+                             Result<std::int64_t> now) {
+    const std::int64_t generation = FK_TRY(std::move(now));
+    if (generation == seen) return NotModified(generation);
+    return DesiredAnswer(device_id, generation);
+  }
+
+  static Response NotModified(std::int64_t generation) {
+    Response unchanged;
+    unchanged.status = 304;
+    unchanged.headers.Set("ETag", ETag(generation));
+    return unchanged;
+  }
+
+  // The desired state of `device_id` at `generation`, signed by the director: the body's
+  // signature (X-Fogkeep-Signature, base64) by the key of the director's certificate
+  // (X-Fogkeep-Signer, base64 DER), which chains to the fleet CA with serverAuth. A node
+  // checks both, so a desired state is the director's even where TLS ends before the node.
+  Result<Response> DesiredAnswer(const std::string& device_id, std::int64_t generation) {
+    const std::optional<Device> device = FK_TRY(s_.store->FindDevice(device_id));
+    if (!device) return Fail(ErrorCode::kNotFound, "no device " + device_id);
+    api::DesiredState desired{.device_id = device->id,
+                              .generation = generation,
+                              .tags = device->tags,
+                              .apps = FK_TRY(s_.rollouts->DesiredApps(device->id)),
+                              .policy = FK_TRY(s_.catalog->PolicyFor(device->tags))};
     Response response = net::JsonResponse(desired);
     response.headers.Set("ETag", ETag(generation));
+    response.headers.Set("X-Fogkeep-Signature",
+                         crypto::Base64Encode(FK_TRY(s_.signer->key.Sign(response.body))));
+    response.headers.Set("X-Fogkeep-Signer",
+                         crypto::Base64Encode(s_.signer->chain.front().ToDer()));
     return response;
   }
 
@@ -148,9 +196,8 @@ class DirectorApi {
                          .at = s_.clock()};
     for (const api::DeviceApp& app : report.apps) indexed.apps.push_back(app.name);
     FK_TRY(s_.store->RecordReport(request.principal->id, indexed));
-    Response done;
-    done.status = 204;
-    return done;
+    FK_TRY(s_.rollouts->OnReport(request.principal->id, report));
+    return NoContent();
   }
 
   Result<Response> CreateToken(Request& request) {
@@ -171,9 +218,7 @@ class DirectorApi {
 
   Result<Response> DeleteToken(Request& request) {
     FK_TRY(s_.store->DeleteEnrollmentToken(std::string(request.Param("id"))));
-    Response done;
-    done.status = 204;
-    return done;
+    return NoContent();
   }
 
   Result<Response> ListDevices(Request& request) {
@@ -216,7 +261,83 @@ class DirectorApi {
     return net::JsonResponse(ToWire(FK_TRY(Find(request))));
   }
 
+  Result<Response> NodePackage(Request& request) {
+    const std::string name(request.Param("name")), version(request.Param("version"));
+    Response response;
+    response.body = FK_TRY(s_.store->ReadPackage(name, version));
+    response.headers.Set("Content-Type", "application/octet-stream");
+    return response;
+  }
+
+  Result<Response> UploadPackage(Request& request) {
+    api::CatalogPackage added = FK_TRY(s_.catalog->Upload(request.body, request.principal->id));
+    request.audit_note = added.name + " " + added.version + " sha256 " + added.sha256;
+    return net::JsonResponse(added, 201);
+  }
+
+  Result<Response> ListPackages(Request&) {
+    return net::JsonResponse(api::CatalogList{FK_TRY(s_.catalog->List())});
+  }
+
+  Result<Response> DeletePackage(Request& request) {
+    FK_TRY(s_.catalog->Delete(std::string(request.Param("name")),
+                              std::string(request.Param("version"))));
+    s_.generations->Changed();
+    return NoContent();
+  }
+
+  Result<Response> PutPolicy(Request& request) {
+    api::FleetPolicyDoc doc = FK_TRY(api::FromJsonText<api::FleetPolicyDoc>(request.body));
+    doc.tag = std::string(request.Param("tag"));
+    api::FleetPolicyDoc stored =
+        FK_TRY(s_.catalog->SetPolicy(std::move(doc), request.principal->id));
+    s_.generations->Changed();
+    return net::JsonResponse(stored);
+  }
+
+  Result<Response> ListPolicies(Request&) {
+    return net::JsonResponse(api::FleetPolicyList{FK_TRY(s_.catalog->Policies())});
+  }
+
+  Result<Response> DeletePolicy(Request& request) {
+    FK_TRY(s_.store->DeletePolicy(std::string(request.Param("tag"))));
+    s_.generations->Changed();
+    return NoContent();
+  }
+
+  Result<Response> CreateDeployment(Request& request) {
+    const auto wanted = FK_TRY(api::FromJsonText<api::DeploymentRequest>(request.body));
+    api::DeploymentInfo created = FK_TRY(s_.rollouts->Create(wanted, request.principal->id));
+    request.audit_note = created.id + ": " + created.app + " " + created.version;
+    s_.generations->Changed();
+    return net::JsonResponse(created, 201);
+  }
+
+  Result<Response> ListDeployments(Request&) {
+    return net::JsonResponse(api::DeploymentList{FK_TRY(s_.rollouts->List())});
+  }
+
+  Result<Response> GetDeployment(Request& request) {
+    const std::string id(request.Param("id"));
+    std::optional<api::DeploymentInfo> found = FK_TRY(s_.rollouts->Get(id));
+    if (!found) return Fail(ErrorCode::kNotFound, "no deployment " + id);
+    return net::JsonResponse(*found);
+  }
+
+  Result<Response> ActOnDeployment(Request& request) {
+    api::DeploymentInfo after =
+        FK_TRY(s_.rollouts->Act(std::string(request.Param("id")), request.Param("action")));
+    s_.generations->Changed();
+    return net::JsonResponse(after);
+  }
+
  private:
+  static Response NoContent() {
+    Response done;
+    done.status = 204;
+    return done;
+  }
+
   // Which fields a PATCH names: an absent field keeps its value.
   struct DeviceChanges {
     std::optional<std::string> name;
@@ -304,6 +425,36 @@ Status RegisterDirectorRoutes(net::Router& router, const DirectorServices& servi
   FK_TRY(router.Add(Method::kPost, "/api/v1/devices/{id}/decommission",
                     with(auth::kPermissionDevicesWrite, "device.decommission"),
                     bind(&DirectorApi::Decommission)));
+
+  FK_TRY(router.Add(Method::kGet, "/api/v1/node/packages/{name}/{version}",
+                    with(kPermissionNodeSelf), bind(&DirectorApi::NodePackage)));
+  FK_TRY(
+      router.Add(Method::kPost, "/api/v1/catalog",
+                 with(auth::kPermissionCatalogWrite, "catalog.upload", services.max_package_bytes),
+                 bind(&DirectorApi::UploadPackage)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/catalog", with(auth::kPermissionCatalogRead),
+                    bind(&DirectorApi::ListPackages)));
+  FK_TRY(router.Add(Method::kDelete, "/api/v1/catalog/{name}/{version}",
+                    with(auth::kPermissionCatalogWrite, "catalog.delete"),
+                    bind(&DirectorApi::DeletePackage)));
+  FK_TRY(router.Add(Method::kPut, "/api/v1/policies/{tag}",
+                    with(auth::kPermissionPoliciesWrite, "policy.set", 1 << 20),
+                    bind(&DirectorApi::PutPolicy)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/policies", with(auth::kPermissionPoliciesRead),
+                    bind(&DirectorApi::ListPolicies)));
+  FK_TRY(router.Add(Method::kDelete, "/api/v1/policies/{tag}",
+                    with(auth::kPermissionPoliciesWrite, "policy.delete"),
+                    bind(&DirectorApi::DeletePolicy)));
+  FK_TRY(router.Add(Method::kPost, "/api/v1/deployments",
+                    with(auth::kPermissionDeploymentsWrite, "deployment.create", 1 << 20),
+                    bind(&DirectorApi::CreateDeployment)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/deployments", with(auth::kPermissionDeploymentsRead),
+                    bind(&DirectorApi::ListDeployments)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/deployments/{id}",
+                    with(auth::kPermissionDeploymentsRead), bind(&DirectorApi::GetDeployment)));
+  FK_TRY(router.Add(Method::kPost, "/api/v1/deployments/{id}/{action}",
+                    with(auth::kPermissionDeploymentsWrite, "deployment.{action}"),
+                    bind(&DirectorApi::ActOnDeployment)));
 
   FK_TRY(access::RegisterAuditApi(router, services.audit));
   FK_TRY(access::RegisterAuthApi(router, services.login, services.auth_api));

@@ -16,6 +16,21 @@
 //   GET    /api/v1/devices/{id}                  devices.read
 //   PATCH  /api/v1/devices/{id}                  devices.write DeviceUpdate (name, tags)
 //   POST   /api/v1/devices/{id}/decommission     devices.write revokes it → DeviceInfo
+//   POST   /api/v1/catalog                       catalog.write the package file as the body
+//                                                              (streamed, verified against the
+//                                                              "*" policy) → 201 CatalogPackage
+//   GET    /api/v1/catalog                       catalog.read  CatalogList
+//   DELETE /api/v1/catalog/{name}/{version}      catalog.write → 204; 409 while deployed
+//   GET    /api/v1/node/packages/{name}/{version} node.self    the package bytes
+//   PUT    /api/v1/policies/{tag}                policies.write FleetPolicyDoc → FleetPolicyDoc
+//   GET    /api/v1/policies                      policies.read FleetPolicyList
+//   DELETE /api/v1/policies/{tag}                policies.write → 204
+//   POST   /api/v1/deployments                   deployments.write DeploymentRequest → 201
+//                                                              DeploymentInfo
+//   GET    /api/v1/deployments                   deployments.read DeploymentList
+//   GET    /api/v1/deployments/{id}              deployments.read DeploymentInfo with targets
+//   POST   /api/v1/deployments/{id}/{action}     deployments.write pause | resume | cancel |
+//                                                              rollback | undeploy
 //   plus the login routes (access/auth_api.h) and GET /api/v1/audit (access/audit_api.h).
 #pragma once
 
@@ -27,8 +42,11 @@
 #include "audit/log.h"
 #include "auth/login.h"
 #include "core/error.h"
+#include "crypto/tls.h"
+#include "director/catalog.h"
 #include "director/enrollment.h"
 #include "director/generation_watch.h"
+#include "director/rollout.h"
 #include "director/store.h"
 #include "net/router.h"
 
@@ -37,11 +55,18 @@ namespace fogkeep::director {
 struct DirectorServices {
   std::shared_ptr<FleetStore> store;
   std::shared_ptr<Enrollment> enrollment;
+  std::shared_ptr<Catalog> catalog;
+  std::shared_ptr<Rollouts> rollouts;
+  // Signs every desired state (its certificate chains to the fleet CA): the director's own
+  // TLS identity.
+  std::shared_ptr<const crypto::TlsIdentity> signer;
   std::shared_ptr<GenerationWatch> generations;
   std::shared_ptr<audit::AuditLog> audit;
   std::shared_ptr<auth::LoginService> login;
   access::AuthApiOptions auth_api;
   std::string version = "0.1.0";
+  // Package uploads larger than this are refused with 413 (they are held in memory).
+  std::uint64_t max_package_bytes = 256ull << 20;
   // The longest a node's long-poll waits for its desired state to change.
   std::chrono::seconds max_poll_wait{60};
   Clock clock = SystemNow;

@@ -221,8 +221,10 @@ class FleetStore {
   virtual Result<bool> AcquireLease(const std::string& name, const std::string& holder,
                                     std::int64_t now, std::int64_t ttl_seconds) = 0;
   // A counter raised by every write that can change some device's desired state (devices'
-  // tags and status, policies, catalog deletions, deployments and their targets). Replicas
-  // compare it to wake long-polls for changes another replica made.
+  // tags and status, policies, catalog deletions, deployments and the waves their targets are
+  // in). A target's state (SetTargetState: what a node reported) leaves it alone: otherwise
+  // every report would wake every long poll of the fleet. Replicas compare it to wake
+  // long-polls for changes another replica made.
   virtual Result<std::int64_t> Generation() = 0;
 };
 

@@ -849,7 +849,7 @@ class SqlFleetStore final : public FleetStore {
           FK_TRY(tx.Exec("UPDATE deployment_targets SET state = ?, detail = ?, updated_at = ? "
                          "WHERE deployment_id = ? AND device_id = ? AND state <> ?",
                          {state, detail, now, deployment_id, device_id, state}));
-      if (changed == 1) return BumpGeneration(tx);
+      if (changed == 1) return {};
       if (!FK_TRY(Exists(tx,
                          "SELECT 1 FROM deployment_targets WHERE deployment_id = ? AND "
                          "device_id = ?",

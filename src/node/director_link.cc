@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "api/est.h"
@@ -12,10 +14,12 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "crypto/csr.h"
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
 #include "crypto/x509.h"
 #include "net/client.h"
+#include "package/stream.h"
 
 namespace fogkeep::node {
 namespace {
@@ -84,6 +88,47 @@ Status WriteChain(const std::string& path, const std::vector<crypto::Certificate
   std::string pem;
   for (const auto& cert : chain) pem += cert.ToPem();
   return fs::WriteFileAtomic(path, pem, 0644);
+}
+
+std::string ManagedFile(const std::string& data_dir) { return LinkDir(data_dir) + "/managed-apps"; }
+
+// The desired state's body is the director's: signed by a certificate of the fleet CA made
+// for a server (routes.h of the director says how).
+Status CheckDesiredSignature(const net::Response& answer, const crypto::Certificate& ca) {
+  const auto signature = answer.headers.Get("X-Fogkeep-Signature");
+  const auto signer = answer.headers.Get("X-Fogkeep-Signer");
+  if (!signature || !signer) {
+    return Fail(ErrorCode::kIntegrity, "the desired state carries no director signature");
+  }
+  const crypto::Certificate cert =
+      FK_TRY(crypto::Certificate::FromDer(FK_TRY(crypto::Base64Decode(*signer))));
+  crypto::TrustStore trust;
+  trust.AddAnchor(ca);
+  FK_TRY(trust.Verify(cert, {}, crypto::ExtendedKeyUsage::kServerAuth));
+  return cert.Key().Verify(answer.body, FK_TRY(crypto::Base64Decode(*signature)));
+}
+
+// The apps this node installed because its director said so, one id per line: only these
+// are removed when the director stops wanting them (apps an operator installed by hand are
+// never touched).
+std::set<std::string> ReadManaged(const std::string& data_dir) {
+  std::set<std::string> ids;
+  Result<std::string> text = fs::ReadFile(ManagedFile(data_dir), 1 << 20);
+  if (!text) return ids;
+  std::size_t start = 0;
+  while (start < text->size()) {
+    std::size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    if (end > start) ids.insert(text->substr(start, end - start));
+    start = end + 1;
+  }
+  return ids;
+}
+
+Status WriteManaged(const std::string& data_dir, const std::set<std::string>& ids) {
+  std::string text;
+  for (const std::string& id : ids) text += id + "\n";
+  return fs::WriteFileAtomic(ManagedFile(data_dir), text, 0600);
 }
 
 }  // namespace
@@ -182,6 +227,13 @@ struct DirectorLink::Impl {
     return {};
   }
 
+  struct Failure {
+    std::string version;
+    std::string error;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Failure> failures;  // by app id; the link thread's alone
+
   Result<api::NodeReport> CurrentReport() {
     api::NodeReport report{.agent_version = options.agent_version, .health = "ok"};
     for (const AppInfo& app : FK_TRY(apps->List())) {
@@ -190,39 +242,188 @@ struct DirectorLink::Impl {
                                            .version = app.version,
                                            .state = std::string(AppStateName(app.state))});
     }
+    // A desired version that could not be put in place is reported as FAILED in place of
+    // what runs (which may be the previous version, restored).
+    for (const auto& [name, failure] : failures) {
+      std::erase_if(report.apps, [&](const api::DeviceApp& a) { return a.id == name; });
+      report.apps.push_back(api::DeviceApp{.id = name,
+                                           .name = name,
+                                           .version = failure.version,
+                                           .state = "FAILED",
+                                           .error = failure.error});
+    }
+    if (!failures.empty()) report.health = "degraded";
     return report;
   }
 
-  // One round: renew if due, report if anything changed or the interval passed, then wait
-  // for the desired state to change (long poll).
-  Status Round() {
-    const crypto::TlsIdentity identity = FK_TRY(Identity());
-    auto client =
-        FK_TRY(FleetClient(where, *ca, identity, options.poll_wait + std::chrono::seconds(30)));
-    FK_TRY(RenewIfDue(*client, identity));
+  Result<std::string> Download(net::Client& client, const api::DesiredApp& app) {
+    const net::Response answer = FK_TRY(client.Request(net::Method::kGet, app.package_url));
+    if (answer.status != 200) return std::unexpected(net::ResponseError(answer));
+    if (crypto::Sha256Hex(answer.body) != app.sha256) {
+      return Fail(ErrorCode::kIntegrity, "the package of " + app.name + " " + app.version +
+                                             " does not have the SHA-256 the director gave");
+    }
+    return answer.body;
+  }
+
+  // Makes one desired app true: installed at its version (upgraded, or downgraded for a
+  // rollback), configured, running.
+  Status Apply(net::Client& client, const api::DesiredApp& app, std::set<std::string>& managed) {
+    Result<AppInfo> current = apps->Get(app.name);
+    if (!current && current.error().code() != ErrorCode::kNotFound) {
+      return std::unexpected(current.error());
+    }
+    if (!current || current->version != app.version) {
+      const std::string package = FK_TRY(Download(client, app));
+      package::MemorySource source(package);
+      if (!current) {
+        managed.insert(app.name);
+        FK_TRY(WriteManaged(data_dir, managed));
+        current = FK_TRY(apps->Install(source, InstallOptions{.app_id = app.name}));
+      } else {
+        current = FK_TRY(apps->Upgrade(app.name, source));
+      }
+      log::Info("director: {} {} in place", app.name, app.version);
+    }
+    if (!app.config_ini.empty() && FK_TRY(apps->GetConfig(app.name)) != app.config_ini) {
+      FK_TRY(apps->SetConfig(app.name, app.config_ini));
+      if (current->state == AppState::kRunning) {
+        current = FK_TRY(apps->Apply(app.name, AppAction::kRestart));
+      }
+    }
+    if (current->state == AppState::kDeployed) {
+      current = FK_TRY(apps->Apply(app.name, AppAction::kActivate));
+    }
+    if (current->state != AppState::kRunning) {
+      current = FK_TRY(apps->Apply(app.name, AppAction::kStart));
+    }
+    return {};
+  }
+
+  Status Remove(const std::string& id) {
+    Result<AppInfo> current = apps->Get(id);
+    if (!current) {
+      if (current.error().code() == ErrorCode::kNotFound) return {};
+      return std::unexpected(current.error());
+    }
+    if (current->state == AppState::kRunning) FK_TRY(apps->Apply(id, AppAction::kStop));
+    current = FK_TRY(apps->Get(id));
+    if (current->state != AppState::kDeployed) FK_TRY(apps->Apply(id, AppAction::kDeactivate));
+    FK_TRY(apps->Uninstall(id));
+    log::Info("director: {} removed", id);
+    return {};
+  }
+
+  // The fleet policy, when it names trust anchors, becomes the node's: the director is the
+  // authority of an enrolled node. Downgrades are allowed so that a rollback can happen.
+  Status ApplyPolicy(const api::FleetPolicyDoc& policy) {
+    if (policy.trust_anchors.empty()) return {};
+    const TrustMaterial trust{.anchors = policy.trust_anchors, .crls = policy.crls};
+    const TrustMaterial now = FK_TRY(apps->GetTrust());
+    if (now.anchors != trust.anchors || now.crls != trust.crls) FK_TRY(apps->SetTrust(trust));
+    PlatformPolicy wanted = FK_TRY(apps->GetPolicy());
+    PlatformPolicy next = wanted;
+    next.require_signed = policy.require_signed;
+    next.allowed_capabilities = policy.allowed_capabilities;
+    next.allow_downgrade = true;
+    if (next.require_signed != wanted.require_signed ||
+        next.allowed_capabilities != wanted.allowed_capabilities ||
+        next.allow_downgrade != wanted.allow_downgrade) {
+      FK_TRY(apps->SetPolicy(next));
+      log::Info("director: fleet policy applied");
+    }
+    return {};
+  }
+
+  // Brings the node to `state`. A failure of one app is kept (and reported) and does not stop
+  // the others; an app that failed at a version is tried again only after a while.
+  void Reconcile(net::Client& client, const api::DesiredState& state) {
+    if (Status applied = ApplyPolicy(state.policy); !applied) {
+      log::Warn("director: policy: {}", applied.error().message());
+    }
+    std::set<std::string> managed = ReadManaged(data_dir);
+    std::set<std::string> wanted;
+    const auto now = std::chrono::steady_clock::now();
+    for (const api::DesiredApp& app : state.apps) {
+      wanted.insert(app.name);
+      auto failed = failures.find(app.name);
+      if (failed != failures.end() && failed->second.version == app.version &&
+          now - failed->second.at < options.retry_failed_after) {
+        continue;
+      }
+      if (Status done = Apply(client, app, managed); !done) {
+        log::Warn("director: {} {}: {}", app.name, app.version, done.error().message());
+        failures[app.name] = Failure{app.version, done.error().message(), now};
+      } else {
+        failures.erase(app.name);
+      }
+    }
+    std::erase_if(failures, [&](const auto& f) { return !wanted.contains(f.first); });
+    for (const std::string& id : std::set<std::string>(managed)) {
+      if (wanted.contains(id)) continue;
+      if (Status removed = Remove(id); !removed) {
+        log::Warn("director: removing {}: {}", id, removed.error().message());
+        continue;
+      }
+      managed.erase(id);
+    }
+    if (Status written = WriteManaged(data_dir, managed); !written) {
+      log::Warn("director: {}", written.error().message());
+    }
+  }
+
+  // Posts the report when it changed or the report interval passed.
+  Status Report(net::Client& client) {
     const std::string report = api::ToJsonText(FK_TRY(CurrentReport()));
-    if (report != last_report ||
-        std::chrono::steady_clock::now() - reported_at >= options.report_interval) {
-      net::Headers headers;
-      headers.Set("Content-Type", "application/json");
-      const net::Response sent =
-          FK_TRY(client->Request(net::Method::kPost, "/api/v1/node/report", headers, report));
-      if (sent.status != 204) return std::unexpected(net::ResponseError(sent));
-      last_report = report;
-      reported_at = std::chrono::steady_clock::now();
+    if (report == last_report &&
+        std::chrono::steady_clock::now() - reported_at < options.report_interval) {
+      return {};
     }
     net::Headers headers;
-    if (!etag.empty()) headers.Set("If-None-Match", etag);
-    const std::string target =
-        "/api/v1/node/desired?wait=" + std::to_string(options.poll_wait.count());
-    const net::Response answer = FK_TRY(client->Request(net::Method::kGet, target, headers));
-    if (answer.status == 304) return {};
-    if (answer.status != 200) return std::unexpected(net::ResponseError(answer));
-    api::DesiredState state = FK_TRY(api::FromJsonText<api::DesiredState>(answer.body));
-    etag = std::string(answer.headers.Get("ETag").value_or(""));
-    std::lock_guard lock(mu);
-    desired = std::move(state);
+    headers.Set("Content-Type", "application/json");
+    const net::Response sent =
+        FK_TRY(client.Request(net::Method::kPost, "/api/v1/node/report", headers, report));
+    if (sent.status != 204) return std::unexpected(net::ResponseError(sent));
+    last_report = report;
+    reported_at = std::chrono::steady_clock::now();
     return {};
+  }
+
+  // One round: renew if due, report, wait for the desired state to change (long poll; only
+  // until a failed app is due again when there is one), reconcile, report what came of it.
+  Status Round() {
+    const crypto::TlsIdentity identity = FK_TRY(Identity());
+    const std::chrono::seconds wait = failures.empty()
+                                          ? options.poll_wait
+                                          : std::min(options.poll_wait, options.retry_failed_after);
+    auto client = FK_TRY(FleetClient(where, *ca, identity, wait + std::chrono::seconds(30)));
+    FK_TRY(RenewIfDue(*client, identity));
+    FK_TRY(Report(*client));
+    net::Headers headers;
+    if (!etag.empty()) headers.Set("If-None-Match", etag);
+    const std::string target = "/api/v1/node/desired?wait=" + std::to_string(wait.count());
+    const net::Response answer = FK_TRY(client->Request(net::Method::kGet, target, headers));
+    if (answer.status == 200) {
+      FK_TRY(CheckDesiredSignature(answer, *ca));
+      api::DesiredState state = FK_TRY(api::FromJsonText<api::DesiredState>(answer.body));
+      etag = std::string(answer.headers.Get("ETag").value_or(""));
+      {
+        std::lock_guard lock(mu);
+        desired = state;
+      }
+      Reconcile(*client, state);
+    } else if (answer.status == 304) {
+      if (failures.empty()) return {};
+      Reconcile(*client, this->desired_copy());
+    } else {
+      return std::unexpected(net::ResponseError(answer));
+    }
+    return Report(*client);
+  }
+
+  api::DesiredState desired_copy() {
+    std::lock_guard lock(mu);
+    return desired;
   }
 
   void Run() {

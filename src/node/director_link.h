@@ -12,11 +12,18 @@
 //      and director.url are written, each atomically, the URL last: a node is enrolled exactly
 //      when director.url exists.
 //
-// The link (a thread of fogkeepd): long-polls GET /api/v1/node/desired with its ETag, posts
-// POST /api/v1/node/report with the apps and their states after every change it sees and at
-// least every report interval, and renews its certificate (/simplereenroll) when less than a
-// third of its lifetime is left. All over mutual TLS with the fleet certificate. A refusal
-// (401: decommissioned) is logged and retried slowly; it never stops the node's apps.
+// The link (a thread of fogkeepd): long-polls GET /api/v1/node/desired with its ETag, checks
+// the desired state's signature (a director certificate of the fleet CA), and reconciles:
+// the fleet policy's trust anchors and signature rule become the node's; every desired app is
+// downloaded over mutual TLS (its SHA-256 checked against the desired state, then verified
+// and installed by the app service like any package), upgraded or downgraded to its version,
+// configured and started; apps the director installed and no longer wants are removed (apps
+// installed by hand are never touched; data-dir/director/managed-apps lists the others). It
+// posts POST /api/v1/node/report with the apps and their states (a desired version that
+// failed reported as FAILED with the reason) after every change and at least every report
+// interval, and renews its certificate (/simplereenroll) when less than a third of its
+// lifetime is left. A refusal (401: decommissioned) is logged and retried slowly; it never
+// stops the node's apps.
 #pragma once
 
 #include <chrono>
@@ -48,6 +55,8 @@ struct DirectorLinkOptions {
   std::chrono::seconds poll_wait{30};        // the long-poll each desired-state request asks
   std::chrono::seconds report_interval{60};  // a report at least this often
   std::chrono::seconds retry_delay{5};       // after a failed exchange
+  // A desired app that failed at a version is tried again after this long.
+  std::chrono::seconds retry_failed_after{60};
   std::string agent_version = "0.1.0";
 };
 

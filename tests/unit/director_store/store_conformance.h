@@ -770,7 +770,6 @@ TEST_P(FleetStoreConformance, GenerationCountsDesiredStateWrites) {
          d.revision = 1;
          return store_->UpdateDeployment(d, {});
        }},
-      {"SetTargetState", [&] { return store_->SetTargetState("dep", "dev-2", "running", "", 9); }},
   };
   // Leave it alone: other writes, refused writes, and reads.
   const std::vector<std::pair<std::string, std::function<Status()>>> neutral = {
@@ -798,6 +797,7 @@ TEST_P(FleetStoreConformance, GenerationCountsDesiredStateWrites) {
          FK_TRY(store_->AcquireLease("l", "r1", 1, 10));
          return {};
        }},
+      {"SetTargetState", [&] { return store_->SetTargetState("dep", "dev-2", "running", "", 9); }},
       {"SetTargetState (same state)",
        [&] { return store_->SetTargetState("dep", "dev-2", "running", "", 10); }},
       {"reads",

@@ -1,0 +1,298 @@
+#include "cli/fleet_client.h"
+
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <charconv>
+#include <limits>
+#include <optional>
+
+#include "api/node.h"
+#include "cli/output.h"
+
+namespace fogkeep::cli {
+namespace {
+
+namespace json = boost::json;
+using net::Method;
+using std::chrono::seconds;
+
+constexpr std::string_view kDevicesPath = "/api/v1/devices";
+constexpr std::string_view kTokensPath = "/api/v1/enrollment-tokens";
+constexpr std::string_view kCatalogPath = "/api/v1/catalog";
+constexpr std::string_view kPoliciesPath = "/api/v1/policies";
+constexpr std::string_view kDeploymentsPath = "/api/v1/deployments";
+
+constexpr std::size_t kMaxTagBytes = 64;
+constexpr char kTagRule[] = "1 to 64 characters of a-z 0-9 . _ : - starting with a letter or digit";
+constexpr std::int64_t kMaxDurationSeconds = std::int64_t{100} * 365 * 24 * 3600;
+
+struct Unit {
+  char name;
+  std::int64_t seconds;
+};
+// Largest first, for FormatDuration.
+constexpr std::array<Unit, 4> kUnits = {{{'d', 24 * 3600}, {'h', 3600}, {'m', 60}, {'s', 1}}};
+
+// The whole of `text` as a number without sign; nullopt for anything else (empty, "+1", "1.5",
+// " 1", overflow).
+std::optional<std::int64_t> WholeNumber(std::string_view text) {
+  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// `text` for a message: quoted, control characters escaped, cut at 40 characters.
+std::string Quoted(std::string_view text) {
+  return "\"" + Printable(text.substr(0, 40)) + (text.size() > 40 ? "...\"" : "\"");
+}
+
+bool IsTagChar(char c, bool first) {
+  const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  return alnum || (!first && (c == '.' || c == '_' || c == ':' || c == '-'));
+}
+
+std::string DevicePath(std::string_view id) {
+  return std::string(kDevicesPath) + "/" + EncodeComponent(id);
+}
+std::string DeploymentPath(std::string_view id) {
+  return std::string(kDeploymentsPath) + "/" + EncodeComponent(id);
+}
+
+}  // namespace
+
+Result<std::chrono::seconds> ParseDuration(std::string_view text) {
+  const auto invalid = [&] {
+    return Fail(ErrorCode::kInvalidInput,
+                "duration " + Quoted(text) +
+                    " is not a whole number with a unit: s, m, h or d (\"90s\", \"30m\", \"24h\", "
+                    "\"7d\")");
+  };
+  if (text.size() < 2) return invalid();
+  const auto unit = std::ranges::find(kUnits, text.back(), &Unit::name);
+  if (unit == kUnits.end()) return invalid();
+  const std::optional<std::int64_t> count = WholeNumber(text.substr(0, text.size() - 1));
+  if (!count) return invalid();
+  if (*count > kMaxDurationSeconds / unit->seconds) {
+    return Fail(ErrorCode::kInvalidInput, "duration " + Quoted(text) + " is beyond 100 years");
+  }
+  return seconds(*count * unit->seconds);
+}
+
+std::string FormatDuration(std::chrono::seconds d) {
+  const std::int64_t n = d.count();
+  for (const Unit& unit : kUnits) {
+    if (n != 0 && n % unit.seconds == 0) return std::to_string(n / unit.seconds) + unit.name;
+  }
+  return std::to_string(n) + "s";
+}
+
+Result<std::string> ParseWaveSize(std::string_view text) {
+  const bool share = text.ends_with('%');
+  const std::optional<std::int64_t> n = WholeNumber(share ? text.substr(0, text.size() - 1) : text);
+  if (!n || *n < 1 || (share && *n > 100)) {
+    return Fail(ErrorCode::kInvalidInput,
+                "wave size " + Quoted(text) +
+                    " must be a number of devices (\"10\", at least 1) or a share of the targets "
+                    "(\"25%\", 1% to 100%)");
+  }
+  return std::to_string(*n) + (share ? "%" : "");
+}
+
+Result<std::int64_t> ParsePercent(std::string_view text) {
+  const std::optional<std::int64_t> n =
+      WholeNumber(text.ends_with('%') ? text.substr(0, text.size() - 1) : text);
+  if (!n || *n > 100) {
+    return Fail(ErrorCode::kInvalidInput,
+                "percentage " + Quoted(text) + " must be a whole number from 0 to 100");
+  }
+  return *n;
+}
+
+Status CheckTag(std::string_view tag) {
+  bool ok = !tag.empty() && tag.size() <= kMaxTagBytes;
+  for (std::size_t i = 0; ok && i < tag.size(); ++i) ok = IsTagChar(tag[i], i == 0);
+  if (!ok) {
+    return Fail(ErrorCode::kInvalidInput, "tag " + Quoted(tag) + ": a tag is " + kTagRule);
+  }
+  return {};
+}
+
+Status CheckPolicyTag(std::string_view tag) {
+  if (tag == "*" || CheckTag(tag)) return {};
+  return Fail(ErrorCode::kInvalidInput, "tag " + Quoted(tag) +
+                                            ": a policy's tag is \"*\" (every device) or a "
+                                            "device tag, " +
+                                            kTagRule);
+}
+
+std::vector<std::string> ChangeTags(std::vector<std::string> current, TagChange change,
+                                    const std::vector<std::string>& tags) {
+  switch (change) {
+    case TagChange::kSet:
+      current = tags;
+      break;
+    case TagChange::kAdd:
+      current.insert(current.end(), tags.begin(), tags.end());
+      break;
+    case TagChange::kRemove:
+      std::erase_if(current, [&](const std::string& t) { return std::ranges::count(tags, t) > 0; });
+      break;
+  }
+  std::ranges::sort(current);
+  current.erase(std::unique(current.begin(), current.end()), current.end());
+  return current;
+}
+
+bool IsFinalDeploymentState(std::string_view state) {
+  static constexpr std::array<std::string_view, 5> kFinal = {"completed", "halted", "rolled-back",
+                                                             "cancelled", "undeployed"};
+  return std::ranges::find(kFinal, state) != kFinal.end();
+}
+
+std::string Ago(std::int64_t then, std::int64_t now) {
+  if (then == 0) return "never";
+  if (then > now) return "just now";
+  const std::int64_t d = now - then;
+  if (d < 60) return std::to_string(d) + "s ago";
+  if (d < 3600) return std::to_string(d / 60) + "m ago";
+  if (d < 48 * 3600) return std::to_string(d / 3600) + "h ago";
+  return std::to_string(d / (24 * 3600)) + "d ago";
+}
+
+Result<FleetClient> FleetClient::Connect(const NodeTarget& target) {
+  return FleetClient(FK_TRY(NodeClient::Connect(target)));
+}
+
+template <typename T>
+Result<T> FleetClient::CallFor(net::Method method, const std::string& path, std::string_view body) {
+  const net::Response response = FK_TRY(
+      client_.Call(method, path, body, body.empty() ? std::string_view() : "application/json"));
+  return FK_TRY_CTX(api::FromJsonText<T>(response.body), "the director's answer");
+}
+
+Status FleetClient::CallNoAnswer(net::Method method, const std::string& path,
+                                 std::string_view what) {
+  FK_TRY_CTX(client_.Call(method, path), what);
+  return {};
+}
+
+Result<api::DeviceList> FleetClient::ListDevices(const DeviceQuery& query) {
+  std::string path(kDevicesPath);
+  char separator = '?';
+  for (const auto& [key, value] :
+       {std::pair{"tag", &query.tag}, {"status", &query.status}, {"app", &query.app}}) {
+    if (value->empty()) continue;
+    path += separator + std::string(key) + "=" + EncodeComponent(*value);
+    separator = '&';
+  }
+  return FK_TRY_CTX(CallFor<api::DeviceList>(Method::kGet, path), "list devices");
+}
+
+Result<api::DeviceInfo> FleetClient::GetDevice(std::string_view id) {
+  return FK_TRY_CTX(CallFor<api::DeviceInfo>(Method::kGet, DevicePath(id)),
+                    "device " + std::string(id));
+}
+
+Result<api::DeviceInfo> FleetClient::SetTags(std::string_view id,
+                                             const std::vector<std::string>& tags) {
+  // Not api::DeviceUpdate: its empty name would be sent, and the director takes every field
+  // present as a change.
+  json::array list;
+  for (const std::string& tag : tags) list.emplace_back(tag);
+  const std::string body = json::serialize(json::object{{"tags", std::move(list)}});
+  return FK_TRY_CTX(CallFor<api::DeviceInfo>(Method::kPatch, DevicePath(id), body),
+                    "set the tags of device " + std::string(id));
+}
+
+Result<api::DeviceInfo> FleetClient::Rename(std::string_view id, std::string_view name) {
+  const std::string body = json::serialize(json::object{{"name", name}});
+  return FK_TRY_CTX(CallFor<api::DeviceInfo>(Method::kPatch, DevicePath(id), body),
+                    "rename device " + std::string(id));
+}
+
+Result<api::DeviceInfo> FleetClient::Decommission(std::string_view id) {
+  return FK_TRY_CTX(CallFor<api::DeviceInfo>(Method::kPost, DevicePath(id) + "/decommission"),
+                    "decommission device " + std::string(id));
+}
+
+Result<api::EnrollmentTokenInfo> FleetClient::CreateToken(
+    const api::EnrollmentTokenRequest& request) {
+  return FK_TRY_CTX(CallFor<api::EnrollmentTokenInfo>(Method::kPost, std::string(kTokensPath),
+                                                      api::ToJsonText(request)),
+                    "create an enrollment token");
+}
+
+Result<api::EnrollmentTokenList> FleetClient::ListTokens() {
+  return FK_TRY_CTX(CallFor<api::EnrollmentTokenList>(Method::kGet, std::string(kTokensPath)),
+                    "list enrollment tokens");
+}
+
+Status FleetClient::DeleteToken(std::string_view id) {
+  return CallNoAnswer(Method::kDelete, std::string(kTokensPath) + "/" + EncodeComponent(id),
+                      "delete enrollment token " + std::string(id));
+}
+
+Result<api::CatalogPackage> FleetClient::UploadPackage(const std::string& path) {
+  const net::Response response =
+      FK_TRY_CTX(client_.UploadFile(Method::kPost, kCatalogPath, path, "application/octet-stream"),
+                 "upload to the catalog");
+  return FK_TRY_CTX(api::FromJsonText<api::CatalogPackage>(response.body),
+                    "upload to the catalog: the director's answer");
+}
+
+Result<api::CatalogList> FleetClient::ListCatalog() {
+  return FK_TRY_CTX(CallFor<api::CatalogList>(Method::kGet, std::string(kCatalogPath)),
+                    "list the catalog");
+}
+
+Status FleetClient::DeletePackage(std::string_view name, std::string_view version) {
+  const std::string path =
+      std::string(kCatalogPath) + "/" + EncodeComponent(name) + "/" + EncodeComponent(version);
+  return CallNoAnswer(
+      Method::kDelete, path,
+      "delete " + std::string(name) + " " + std::string(version) + " from the catalog");
+}
+
+Result<api::FleetPolicyDoc> FleetClient::SetPolicy(const api::FleetPolicyDoc& policy) {
+  const std::string path = std::string(kPoliciesPath) + "/" + EncodeComponent(policy.tag);
+  return FK_TRY_CTX(CallFor<api::FleetPolicyDoc>(Method::kPut, path, api::ToJsonText(policy)),
+                    "set the policy of tag " + policy.tag);
+}
+
+Result<api::FleetPolicyList> FleetClient::ListPolicies() {
+  return FK_TRY_CTX(CallFor<api::FleetPolicyList>(Method::kGet, std::string(kPoliciesPath)),
+                    "list policies");
+}
+
+Status FleetClient::DeletePolicy(std::string_view tag) {
+  return CallNoAnswer(Method::kDelete, std::string(kPoliciesPath) + "/" + EncodeComponent(tag),
+                      "delete the policy of tag " + std::string(tag));
+}
+
+Result<api::DeploymentInfo> FleetClient::Deploy(const api::DeploymentRequest& request) {
+  return FK_TRY_CTX(CallFor<api::DeploymentInfo>(Method::kPost, std::string(kDeploymentsPath),
+                                                 api::ToJsonText(request)),
+                    "deploy " + request.app + " " + request.version);
+}
+
+Result<api::DeploymentList> FleetClient::ListDeployments() {
+  return FK_TRY_CTX(CallFor<api::DeploymentList>(Method::kGet, std::string(kDeploymentsPath)),
+                    "list deployments");
+}
+
+Result<api::DeploymentInfo> FleetClient::GetDeployment(std::string_view id) {
+  return FK_TRY_CTX(CallFor<api::DeploymentInfo>(Method::kGet, DeploymentPath(id)),
+                    "deployment " + std::string(id));
+}
+
+Result<api::DeploymentInfo> FleetClient::ActOnDeployment(std::string_view id,
+                                                         std::string_view action) {
+  return FK_TRY_CTX(
+      CallFor<api::DeploymentInfo>(Method::kPost, DeploymentPath(id) + "/" + std::string(action)),
+      std::string(action) + " deployment " + std::string(id));
+}
+
+}  // namespace fogkeep::cli

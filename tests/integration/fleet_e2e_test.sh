@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The fleet end to end with real binaries: a fogkeep-director on SQLite and two real fogkeepd
+# nodes (real runc) enrolled into it. A signed app is uploaded to the catalog (an unsigned one
+# is refused), deployed by tag in two waves and RUNNING on both nodes, upgraded, rolled back;
+# a version the fleet policy refuses makes the rollout halt at its failure threshold and roll
+# back by itself; and a director killed with SIGKILL in the middle of a rollout finishes it
+# after a restart. Roles: an app-manager deploys but cannot enroll, a network-manager enrolls
+# but cannot deploy. Needs root, runc and busybox-static (exit 77 = skipped).
+source "$(dirname "$0")/lib.sh"
+DIRECTOR=${FOGKEEP_DIRECTOR:?path to fogkeep-director}
+prepare_node_test
+director_pid=
+node_pids=()
+cleanup() {
+  set +e
+  local i verb
+  for i in 1 2; do
+    for verb in stop deactivate uninstall; do
+      "$FOGKEEP" app "$verb" hello --socket "$WORK/n$i/run/fogkeepd.sock" >/dev/null 2>&1
+    done
+  done
+  for pid in "${node_pids[@]}" $director_pid; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${node_pids[@]}" $director_pid; do wait "$pid" 2>/dev/null; done
+  for i in 1 2; do
+    runc --root "$WORK/n$i/data/runtime" delete -f hello >/dev/null 2>&1
+    for cg in /sys/fs/cgroup/*/fogkeep-fleet-$$-$i/hello /sys/fs/cgroup/*/fogkeep-fleet-$$-$i \
+      /sys/fs/cgroup/fogkeep-fleet-$$-$i/hello /sys/fs/cgroup/fogkeep-fleet-$$-$i; do
+      [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
+    done
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK"
+
+# ---- three signed versions of the hello sample; 3.0.0 asks for a capability -----------------
+expect_ok "pki init" "$FOGKEEP" pki init --dir pki
+"$SRC/examples/hello/make-rootfs.sh" hello >/dev/null
+for v in 1.0.0 2.0.0 3.0.0; do
+  sed -i "s/^  version: .*/  version: \"$v\"/" hello/package.yaml
+  if [ "$v" = 3.0.0 ]; then
+    printf '  security:\n    capabilities: [CAP_NET_ADMIN]\n' >>hello/package.yaml
+  fi
+  expect_ok "build $v" "$FOGKEEP" package build hello -o "hello-$v-unsigned.tar"
+  expect_ok "sign $v" "$FOGKEEP" package sign "hello-$v-unsigned.tar" --key pki/signer.key \
+    --cert pki/signer.pem -o "hello-$v.tar"
+done
+
+# ---- the director ----------------------------------------------------------------------------
+start_director() {
+  "$DIRECTOR" --data-dir "$WORK/director" --listen "127.0.0.1:${DPORT:-0}" \
+    >>"$WORK/director.out" 2>>"$WORK/director.err" &
+  director_pid=$!
+  for _ in $(seq 1 100); do
+    if [ -z "${DPORT:-}" ]; then
+      DPORT=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' \
+        "$WORK/director.out" | head -1)
+    fi
+    [ -n "${DPORT:-}" ] && curl -sf --cacert "$WORK/director/ca/ca.crt" \
+      "https://127.0.0.1:$DPORT/healthz" >/dev/null && return 0
+    kill -0 "$director_pid" 2>/dev/null || { cat "$WORK/director.err" >&2; fail "director exited"; }
+    sleep 0.1
+  done
+  fail "director did not start"
+}
+start_director
+URL=https://127.0.0.1:$DPORT
+FP=$(sed -n 's|^fogkeep-director: fleet CA sha256 \([0-9a-f]*\) .*|\1|p' "$WORK/director.out" | head -1)
+NM=$("$DIRECTOR" --data-dir "$WORK/director" token create --role network-manager 2>/dev/null)
+AM=$("$DIRECTOR" --data-dir "$WORK/director" token create --role app-manager 2>/dev/null)
+# call TOKEN METHOD PATH [CURL ARGS...]: prints the status; the body goes to $WORK/body.
+call() {
+  local token=$1 method=$2 path=$3; shift 3
+  curl -s -o "$WORK/body" -w '%{http_code}' --cacert "$WORK/director/ca/ca.crt" \
+    -H "Authorization: Bearer $token" -X "$method" "$@" "$URL$path"
+}
+json() { call "$1" "$2" "$3" -H 'Content-Type: application/json' --data "$4"; }
+
+ANCHOR=$(jq -Rs . pki/ca.pem)
+[ "$(json "$AM" PUT /api/v1/policies/%2A "{\"trust_anchors\":[$ANCHOR]}")" = 403 ] ||
+  fail "an app-manager set the fleet policy"; pass
+[ "$(json "$NM" PUT /api/v1/policies/%2A "{\"require_signed\":true,\"trust_anchors\":[$ANCHOR]}")" = 200 ] ||
+  fail "fleet policy: $(cat "$WORK/body")"; pass
+
+# ---- two nodes, enrolled by a network-manager's tokens -----------------------------------------
+[ "$(json "$AM" POST /api/v1/enrollment-tokens '{"tags":["plant-a"]}')" = 403 ] ||
+  fail "an app-manager created an enrollment token"; pass
+for i in 1 2; do
+  [ "$(json "$NM" POST /api/v1/enrollment-tokens '{"tags":["plant-a"]}')" = 201 ] || fail "token $i"
+  mkdir -p "$WORK/n$i/run"
+  printf 'network:\n  mode: none\n' >"$WORK/n$i/fogkeepd.yaml"
+  expect_ok "enroll node $i" "$FOGKEEPD" enroll --data-dir "$WORK/n$i/data" --director "$URL" \
+    --token "$(jq -r .token "$WORK/body")" --ca-fingerprint "$FP" --name "node-$i"
+  "$FOGKEEPD" --config "$WORK/n$i/fogkeepd.yaml" --data-dir "$WORK/n$i/data" --listen 127.0.0.1:0 \
+    --socket "$WORK/n$i/run/fogkeepd.sock" --shim "$FOGKEEP_SHIM" --first-slot $((i * 10)) \
+    --cgroup-parent "/fogkeep-fleet-$$-$i" >"$WORK/n$i/out" 2>"$WORK/n$i/err" &
+  node_pids+=($!)
+done
+for _ in $(seq 1 200); do
+  call "$AM" GET '/api/v1/devices?tag=plant-a' >/dev/null
+  [ "$(jq '[.devices[] | select(.last_report_at > 0)] | length' "$WORK/body")" = 2 ] && break
+  sleep 0.1
+done
+[ "$(jq '[.devices[] | select(.last_report_at > 0)] | length' "$WORK/body")" = 2 ] ||
+  fail "the nodes did not report: $(cat "$WORK/body") $(cat "$WORK"/n*/err)"; pass
+
+# ---- the catalog ------------------------------------------------------------------------------
+[ "$(call "$AM" POST /api/v1/catalog --data-binary @hello-1.0.0-unsigned.tar)" = 422 ] ||
+  fail "an unsigned package entered the catalog: $(cat "$WORK/body")"; pass
+[ "$(call "$NM" POST /api/v1/catalog --data-binary @hello-1.0.0.tar)" = 403 ] ||
+  fail "a network-manager uploaded a package"; pass
+for v in 1.0.0 2.0.0 3.0.0; do
+  [ "$(call "$AM" POST /api/v1/catalog --data-binary "@hello-$v.tar")" = 201 ] ||
+    fail "upload $v: $(cat "$WORK/body")"
+  [ "$(jq -r .sha256 "$WORK/body")" = "$(sha256sum "hello-$v.tar" | cut -d' ' -f1)" ] ||
+    fail "catalog sha256 of $v"
+done; pass
+
+# ---- deployments --------------------------------------------------------------------------------
+# deploy VERSION [ROLLOUT JSON]: prints the new deployment's id.
+deploy() {
+  local code
+  code=$(json "$AM" POST /api/v1/deployments \
+    "{\"app\":\"hello\",\"version\":\"$1\",\"tags\":[\"plant-a\"],\"rollout\":${2:-{\}}}")
+  [ "$code" = 201 ] || fail "deploy $1: $code $(cat "$WORK/body")"
+  jq -r .id "$WORK/body"
+}
+# wait_state ID STATE: waits (up to 120 s) for the deployment to reach STATE.
+wait_state() {
+  local state=
+  for _ in $(seq 1 1200); do
+    call "$AM" GET "/api/v1/deployments/$1" >/dev/null
+    state=$(jq -r .state "$WORK/body")
+    [ "$state" = "$2" ] && return 0
+    sleep 0.1
+  done
+  cat "$WORK"/n*/err >&2
+  fail "deployment $1 is $state, not $2: $(cat "$WORK/body")"
+}
+# running_on_both VERSION: both nodes run hello at VERSION, as they say themselves.
+running_on_both() {
+  local i
+  for i in 1 2; do
+    "$FOGKEEP" app list --json --socket "$WORK/n$i/run/fogkeepd.sock" >"$WORK/apps.json" ||
+      fail "app list on node $i"
+    jq -e --arg v "$1" '.apps[] | select(.id=="hello" and .version==$v and .state=="RUNNING")' \
+      "$WORK/apps.json" >/dev/null || fail "node $i does not run hello $1: $(cat "$WORK/apps.json")"
+  done
+  pass
+}
+
+[ "$(json "$NM" POST /api/v1/deployments '{"app":"hello","version":"1.0.0","tags":["plant-a"]}')" = 403 ] ||
+  fail "a network-manager deployed"; pass
+D1=$(deploy 1.0.0 '{"wave_size":"1"}')
+wait_state "$D1" completed
+running_on_both 1.0.0
+[ "$(jq .waves "$WORK/body")" = 2 ] || fail "two waves of one device expected"; pass
+[ "$(jq '[.targets[] | select(.state=="running")] | length' "$WORK/body")" = 2 ] ||
+  fail "targets not running: $(cat "$WORK/body")"; pass
+
+D2=$(deploy 2.0.0)
+wait_state "$D2" completed
+running_on_both 2.0.0
+
+# A rollback returns both nodes to the version before.
+[ "$(call "$AM" POST "/api/v1/deployments/$D2/rollback")" = 200 ] || fail "rollback: $(cat "$WORK/body")"
+wait_state "$D2" rolled-back
+running_on_both 1.0.0
+
+# 3.0.0 asks for a capability the fleet allows nobody: each node refuses it, the rollout
+# halts at once (threshold 0 %) and rolls back by itself.
+D3=$(deploy 3.0.0 '{"failure_threshold_percent":0}')
+wait_state "$D3" rolled-back
+jq -r .reason "$WORK/body" | grep -q "failed (threshold 0%)" || fail "halt reason: $(jq -r .reason "$WORK/body")"; pass
+running_on_both 1.0.0
+
+# A director killed with SIGKILL between two waves finishes the rollout after a restart.
+D4=$(deploy 2.0.0 '{"wave_size":"1","pause_seconds":3}')
+for _ in $(seq 1 600); do
+  call "$AM" GET "/api/v1/deployments/$D4" >/dev/null
+  [ "$(jq '[.targets[] | select(.state=="running")] | length' "$WORK/body")" = 1 ] && break
+  sleep 0.1
+done
+[ "$(jq -r .state "$WORK/body")" = rolling ] || fail "expected the rollout between waves: $(cat "$WORK/body")"
+kill -KILL "$director_pid"; wait "$director_pid" 2>/dev/null || true
+start_director
+wait_state "$D4" completed
+running_on_both 2.0.0
+
+grep -q '"action":"deployment.create"' "$WORK/director/audit.log" || fail "deployments not audited"; pass
+grep -q '"action":"deployment.rollback"' "$WORK/director/audit.log" || fail "rollback not audited"; pass
+done_checks
