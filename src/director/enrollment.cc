@@ -67,11 +67,14 @@ Result<api::EnrollmentTokenInfo> Enrollment::CreateToken(const api::EnrollmentTo
                                               " and " +
                                               std::to_string(options_.max_token_lifetime.count()));
   }
+  // Each fallible step before the aggregate below: an early return from inside an aggregate
+  // initializer would skip destroying the members already built.
+  std::vector<std::string> tags = FK_TRY(NormalizeTags(request.tags));
   const std::int64_t now = clock_();
   const std::string secret = Base64Url(crypto::RandomBytes(kTokenSecretBytes));
   EnrollmentToken token{.id = crypto::ToHex(crypto::RandomBytes(kTokenIdBytes)),
                         .secret_hash = crypto::Sha256Hex(secret),
-                        .tags = FK_TRY(NormalizeTags(request.tags)),
+                        .tags = std::move(tags),
                         .created_by = created_by,
                         .created_at = now,
                         .expires_at = now + ttl.count()};

@@ -174,11 +174,14 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
   Result<Response> DesiredAnswer(const std::string& device_id, std::int64_t generation) {
     const std::optional<Device> device = FK_TRY(s_.store->FindDevice(device_id));
     if (!device) return Fail(ErrorCode::kNotFound, "no device " + device_id);
+    // Not inside the aggregate: an early return from its initializer would leak what it built.
+    std::vector<api::DesiredApp> apps = FK_TRY(s_.rollouts->DesiredApps(device->id));
+    api::FleetPolicyDoc policy = FK_TRY(s_.catalog->PolicyFor(device->tags));
     api::DesiredState desired{.device_id = device->id,
                               .generation = generation,
                               .tags = device->tags,
-                              .apps = FK_TRY(s_.rollouts->DesiredApps(device->id)),
-                              .policy = FK_TRY(s_.catalog->PolicyFor(device->tags))};
+                              .apps = std::move(apps),
+                              .policy = std::move(policy)};
     Response response = net::JsonResponse(desired);
     response.headers.Set("ETag", ETag(generation));
     response.headers.Set("X-Fogkeep-Signature",
