@@ -60,7 +60,7 @@ sim_round() {
   fi
   "$FLEETSIM" --director "$url" --ca "$ca" --nodes "$nodes" \
     --identities "$ids" --poll-interval 0 --report-interval 0 \
-    --duration $((duration + warm + 1)) --warmup "$warm" --stats-interval 0 --json \
+    --duration $((duration + warm + 3)) --warmup "$warm" --stats-interval 0 --json \
     >"$out" 2>"$err" &
   sim=$!
   BG_PIDS=("$sim")
@@ -82,7 +82,7 @@ sim_round() {
 # nginx_round: one wrk round; prints "304/s server-cpu% wrk-cpu% errors".
 nginx_round() {
   local out=$WORK/wrk.out w t0 t1 s0 s1 w0 w1 total not2xx errors
-  wrk -t1 -c"$nodes" -d"$((duration + 1))s" -H "If-None-Match: $nginx_etag" \
+  wrk -t1 -c"$nodes" -d"$((duration + 3))s" -H "If-None-Match: $nginx_etag" \
     "$NGINX_URL/api/v1/node/desired" >"$out" 2>&1 &
   w=$!
   BG_PIDS=("$w")

@@ -155,12 +155,13 @@ node_pem() {
 # Like the director, it asks clients for a certificate and verifies one that is presented
 # against the fleet CA (ssl_verify_client optional): fogkeep-fleetsim's nodes connect with
 # mutual TLS, wrk without a certificate. Keep-alive connections idle for 30 s are closed, as
-# the director's header_timeout closes them. worker_connections is sized to CONNECTIONS
-# (nginx allocates its connection table up front). Sets NGINX_PID, NGINX_URL, NGINX_ETAG and
+# the director's header_timeout closes them. worker_connections is sized to CONNECTIONS with
+# room: nginx allocates its connection table up front, and closes idle keep-alive connections
+# early when fewer than 1/16 of its slots are free. Sets NGINX_PID, NGINX_URL, NGINX_ETAG and
 # the sizes of its 200 and 304 answers, NGINX_200_BYTES and NGINX_304_BYTES.
 nginx_start() {
   command -v nginx >/dev/null || { echo "nginx is not installed (scripts/setup-debian.sh)" >&2; exit 1; }
-  local body=$1 tls=$2/tls ca=$2/ca/ca.crt port worker_connections=$(( ${3:-1000} + 100 ))
+  local body=$1 tls=$2/tls ca=$2/ca/ca.crt port worker_connections=$(( ${3:-1000} * 5 / 4 + 100 ))
   port=$(free_port)
   mkdir -p "$WORK/nginx/tmp" "$WORK/www/api/v1/node"
   chmod 755 "$WORK/www" "$WORK/www/api" "$WORK/www/api/v1" "$WORK/www/api/v1/node"

@@ -367,6 +367,7 @@ Summary RunFleet(asio::io_context& io, const SimOptions& options, const Director
                   .until_running = options.until_running};
   if (options.until_running && run.reached >= 0) {
     summary.until_reached = true;
+    summary.until_from_change = run.first_change >= 0;
     const std::int64_t from = std::max<std::int64_t>(run.first_change.load(), 0);
     summary.until_seconds = static_cast<double>(run.reached.load() - from) / 1e9;
   }

@@ -134,6 +134,7 @@ std::string SummaryJson(const Summary& s) {
     until["version"] = s.until_running->version;
     until["reached"] = s.until_reached;
     until["seconds"] = s.until_seconds;
+    until["measured_from"] = s.until_from_change ? "change" : "start";
     out["until_running"] = std::move(until);
   }
   return boost::json::serialize(out);
@@ -162,10 +163,17 @@ std::string SummaryText(const Summary& s) {
   }
   if (s.until_running) {
     const std::string key = AppKey(s.until_running->app, s.until_running->version);
-    out += s.until_reached
-               ? fmt::format("every node runs {} {:.2f} s after the desired state changed\n", key,
-                             s.until_seconds)
-               : fmt::format("not every node runs {} yet\n", key);
+    if (!s.until_reached) {
+      out += fmt::format("not every node runs {} yet\n", key);
+    } else if (s.until_from_change) {
+      out += fmt::format("every node runs {} {:.2f} s after the desired state changed\n", key,
+                         s.until_seconds);
+    } else {
+      out += fmt::format(
+          "every node runs {} {:.2f} s after polling started (it was already "
+          "desired)\n",
+          key, s.until_seconds);
+    }
   }
   return out;
 }

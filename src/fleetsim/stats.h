@@ -98,9 +98,10 @@ struct Summary {
   std::string last_error;
   std::optional<AppVersion> until_running;
   bool until_reached = false;
-  // From the first change of a desired state (or the start of polling when none was seen) to
-  // the moment every node reported the version running.
+  // From the first change of a desired state (or the start of polling when none was seen:
+  // the version was already desired) to the moment every node reported the version running.
   double until_seconds = 0;
+  bool until_from_change = false;  // whether a change was seen
 };
 
 std::string SummaryJson(const Summary& summary);

@@ -96,4 +96,80 @@ expect_refused "bad token" "fogkeep-fleetsim: .*refused --token.*401" \
 AM=$("$DIRECTOR" --data-dir "$DDATA" token create --role app-manager 2>/dev/null)
 expect_refused "app-manager token" "fogkeep-fleetsim: .*refused --token.*403" \
   "$FLEETSIM" --director "$URL" --ca "$CA" --nodes 5 --token "$AM" --duration 1
+
+# Applying a desired state, injected failures and --until-running, against nginx standing in
+# for the director's node routes (a fixed desired state naming one app, 204 for reports) with
+# the director's certificate and mutual TLS against its fleet CA: the same nodes and wire, a
+# desired state this test controls.
+if command -v nginx >/dev/null; then
+  chmod 711 "$WORK"
+  mkdir -p "$WORK/nginx/tmp" "$WORK/www/api/v1/node"
+  chmod 755 "$WORK/www" "$WORK/www/api" "$WORK/www/api/v1" "$WORK/www/api/v1/node"
+  jq -n '{device_id: "d", generation: 2, tags: [], apps: [{name: "probe", version: "2.0",
+    sha256: "", package_url: "", state: "RUNNING", config_ini: "", deployment: "t"}]}' \
+    >"$WORK/www/api/v1/node/desired"
+  chmod 644 "$WORK/www/api/v1/node/desired"
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+  NPORT=
+  for candidate in $(shuf -i 10000-$((low - 1)) -n 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then NPORT=$candidate; break; fi
+  done
+  [ -n "$NPORT" ] || fail "no free port for nginx"
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  default_type application/json;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$NPORT ssl;
+    ssl_certificate $DDATA/tls/director.pem;
+    ssl_certificate_key $DDATA/tls/director.key;
+    ssl_verify_client on;
+    ssl_client_certificate $CA;
+    root $WORK/www;
+    location = /api/v1/node/report { return 204; }
+  }
+}
+EOF
+  nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx.err" &
+  nginx_pid=$!
+  trap 'kill -QUIT "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$NPORT") 2>/dev/null && break; sleep 0.1; done
+  NGINX=https://127.0.0.1:$NPORT
+  sim() {
+    "$FLEETSIM" --director "$NGINX" --ca "$CA" --nodes 50 --identities "$WORK/ids.json" \
+      --poll-interval 0.3 --apply-ms 100 --until-running probe 2.0 --json "$@"
+  }
+
+  expect_ok "until running" sim --duration 20
+  U=$WORK/.stdout
+  [ "$(jq .until_running.reached "$U")" = true ] || fail "not every node ran probe 2.0: $(cat "$U")"; pass
+  [ "$(jq '.running["probe@2.0"]' "$U")" = 50 ] || fail "running counts: $(jq -c .running "$U")"; pass
+  [ "$(jq .totals.reports "$U")" -ge 100 ] || fail "no report after applying"; pass
+
+  # 10 % of the nodes fail 2.0: 5 of 50, chosen by the seed; --until-running is not reached,
+  # which ends the run with status 1 and says so last (statistics lines precede it on stderr).
+  rc=0
+  sim --duration 3 --fail-percent 10 --fail-version 2.0 --seed 3 >"$WORK/failing.json" \
+    2>"$WORK/failing.err" || rc=$?
+  [ "$rc" = 1 ] || fail "injected failures: exit $rc"; pass
+  [ "$(tail -1 "$WORK/failing.err")" = \
+    "fogkeep-fleetsim: not every node runs probe@2.0 by the end of --duration" ] ||
+    fail "injected failures: $(cat "$WORK/failing.err")"; pass
+  [ "$(jq '.running["probe@2.0"]' "$WORK/failing.json")" = 45 ] ||
+    fail "running with 10 % failing: $(jq -c .running "$WORK/failing.json")"; pass
+  # Failing another version fails nothing here.
+  expect_ok "failures of another version" sim --duration 20 --fail-percent 10 --fail-version 1.0
+  [ "$(jq '.running["probe@2.0"]' "$WORK/.stdout")" = 50 ] || fail "another version failed"; pass
+else
+  echo "nginx is not installed: applying desired states not checked"
+fi
 done_checks

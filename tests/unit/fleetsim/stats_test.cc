@@ -83,7 +83,8 @@ TEST(SummaryTest, JsonCarriesTheCountsAndRates) {
                   .last_error = "desired state: HTTP 503: busy",
                   .until_running = AppVersion{"nginx", "1.0"},
                   .until_reached = true,
-                  .until_seconds = 2.25};
+                  .until_seconds = 2.25,
+                  .until_from_change = true};
   const boost::json::value json = boost::json::parse(SummaryJson(summary));
   const boost::json::object& o = json.as_object();
   EXPECT_EQ(o.at("nodes").to_number<int>(), 50);
@@ -96,11 +97,22 @@ TEST(SummaryTest, JsonCarriesTheCountsAndRates) {
   EXPECT_EQ(o.at("error_kinds").at("HTTP 503").to_number<int>(), 2);
   EXPECT_TRUE(o.at("until_running").at("reached").as_bool());
   EXPECT_DOUBLE_EQ(o.at("until_running").at("seconds").to_number<double>(), 2.25);
+  EXPECT_EQ(o.at("until_running").at("measured_from").as_string(), "change");
 
   const std::string text = SummaryText(summary);
   EXPECT_NE(text.find("100.0 requests/s, 95.0 check-ins/s"), std::string::npos) << text;
   EXPECT_NE(text.find("every node runs nginx@1.0 2.25 s after"), std::string::npos) << text;
   EXPECT_NE(text.find("HTTP 503=2"), std::string::npos) << text;
+}
+
+TEST(SummaryTest, SaysWhenTheVersionWasDesiredFromTheStart) {
+  const Summary summary{.nodes = 3,
+                        .until_running = AppVersion{"nginx", "2.0"},
+                        .until_reached = true,
+                        .until_seconds = 1.5};
+  EXPECT_NE(SummaryText(summary).find("1.50 s after polling started"), std::string::npos);
+  const boost::json::value json = boost::json::parse(SummaryJson(summary));
+  EXPECT_EQ(json.at("until_running").at("measured_from").as_string(), "start");
 }
 
 TEST(SummaryTest, NoWindowMeansNoRates) {
