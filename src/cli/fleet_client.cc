@@ -15,7 +15,6 @@ namespace {
 
 namespace json = boost::json;
 using net::Method;
-using std::chrono::seconds;
 
 constexpr std::string_view kDevicesPath = "/api/v1/devices";
 constexpr std::string_view kTokensPath = "/api/v1/enrollment-tokens";
@@ -25,15 +24,6 @@ constexpr std::string_view kDeploymentsPath = "/api/v1/deployments";
 
 constexpr std::size_t kMaxTagBytes = 64;
 constexpr char kTagRule[] = "1 to 64 characters of a-z 0-9 . _ : - starting with a letter or digit";
-constexpr std::int64_t kMaxDurationSeconds = std::int64_t{100} * 365 * 24 * 3600;
-
-struct Unit {
-  char name;
-  std::int64_t seconds;
-};
-// Largest first, for FormatDuration.
-constexpr std::array<Unit, 4> kUnits = {{{'d', 24 * 3600}, {'h', 3600}, {'m', 60}, {'s', 1}}};
-
 // The whole of `text` as a number without sign; nullopt for anything else (empty, "+1", "1.5",
 // " 1", overflow).
 std::optional<std::int64_t> WholeNumber(std::string_view text) {
@@ -62,32 +52,6 @@ std::string DeploymentPath(std::string_view id) {
 }
 
 }  // namespace
-
-Result<std::chrono::seconds> ParseDuration(std::string_view text) {
-  const auto invalid = [&] {
-    return Fail(ErrorCode::kInvalidInput,
-                "duration " + Quoted(text) +
-                    " is not a whole number with a unit: s, m, h or d (\"90s\", \"30m\", \"24h\", "
-                    "\"7d\")");
-  };
-  if (text.size() < 2) return invalid();
-  const auto unit = std::ranges::find(kUnits, text.back(), &Unit::name);
-  if (unit == kUnits.end()) return invalid();
-  const std::optional<std::int64_t> count = WholeNumber(text.substr(0, text.size() - 1));
-  if (!count) return invalid();
-  if (*count > kMaxDurationSeconds / unit->seconds) {
-    return Fail(ErrorCode::kInvalidInput, "duration " + Quoted(text) + " is beyond 100 years");
-  }
-  return seconds(*count * unit->seconds);
-}
-
-std::string FormatDuration(std::chrono::seconds d) {
-  const std::int64_t n = d.count();
-  for (const Unit& unit : kUnits) {
-    if (n != 0 && n % unit.seconds == 0) return std::to_string(n / unit.seconds) + unit.name;
-  }
-  return std::to_string(n) + "s";
-}
 
 Result<std::string> ParseWaveSize(std::string_view text) {
   const bool share = text.ends_with('%');

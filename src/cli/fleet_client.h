@@ -12,16 +12,10 @@
 
 #include "api/director.h"
 #include "cli/node_client.h"
+#include "core/duration.h"  // ParseDuration, FormatDuration for the commands
 #include "core/error.h"
 
 namespace fogkeep::cli {
-
-// A duration as the command line writes it: one whole number and one unit, s, m, h or d
-// ("3600s", "30m", "24h", "7d"). Strict: no bare number, fraction, sign, space or compound
-// form ("1h30m"); kInvalidInput saying what is accepted. At most 100 years.
-Result<std::chrono::seconds> ParseDuration(std::string_view text);
-// The shortest exact spelling of `d` in the units above: "90s", "30m", "24h", "7d".
-std::string FormatDuration(std::chrono::seconds d);
 
 // A rollout's wave size: devices per wave ("10", at least 1) or a share of the targets ("25%",
 // 1 to 100). Returned in its plain spelling (no leading zeros); kInvalidInput otherwise.

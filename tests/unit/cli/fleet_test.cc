@@ -1,4 +1,4 @@
-// `fogkeep fleet`: the checks of command-line values (durations, wave sizes, percentages, tags),
+// `fogkeep fleet`: the checks of command-line values (wave sizes, percentages, tags),
 // the client's requests against a small fake director over real TLS, and the login cache's
 // telling of directors from nodes.
 #include "cli/fleet_client.h"
@@ -24,35 +24,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using net::Method;
 using net::test::Must;
-
-TEST(ParseDurationTest, TakesOneWholeNumberAndOneUnit) {
-  EXPECT_EQ(*ParseDuration("3600s"), 3600s);
-  EXPECT_EQ(*ParseDuration("30m"), 30min);
-  EXPECT_EQ(*ParseDuration("24h"), 24h);
-  EXPECT_EQ(*ParseDuration("7d"), 7 * 24h);
-  EXPECT_EQ(*ParseDuration("0s"), 0s);
-  EXPECT_EQ(*ParseDuration("090s"), 90s);
-}
-
-TEST(ParseDurationTest, RefusesEverythingElse) {
-  for (const char* text : {"", "s", "10", "1.5h", "-5m", "+5m", " 5m", "5m ", "5 m", "5M", "1h30m",
-                           "5ms", "5sec", "m5", "0x10s", "99999999999999999999s", "36501d"}) {
-    const auto parsed = ParseDuration(text);
-    ASSERT_FALSE(parsed) << text;
-    EXPECT_EQ(parsed.error().code(), ErrorCode::kInvalidInput);
-  }
-  EXPECT_NE(ParseDuration("10").error().message().find("\"24h\""), std::string::npos);
-  EXPECT_NE(ParseDuration("36501d").error().message().find("100 years"), std::string::npos);
-}
-
-TEST(FormatDurationTest, ShortestExactUnit) {
-  EXPECT_EQ(FormatDuration(0s), "0s");
-  EXPECT_EQ(FormatDuration(90s), "90s");
-  EXPECT_EQ(FormatDuration(1800s), "30m");
-  EXPECT_EQ(FormatDuration(3600s), "1h");
-  EXPECT_EQ(FormatDuration(86400s), "1d");
-  EXPECT_EQ(FormatDuration(90000s), "25h");
-}
 
 TEST(ParseWaveSizeTest, CountOrShare) {
   EXPECT_EQ(*ParseWaveSize("10"), "10");
