@@ -94,4 +94,8 @@ Result<RunResult> Run(const SpawnOptions& options, const RunLimits& limits = {})
 // succeeded; an exec failure is reported as an error. `new_session` is implied.
 Result<pid_t> SpawnDetached(const SpawnOptions& options);
 
+// Raises this process's soft RLIMIT_NOFILE to its hard limit, for servers and load generators
+// that hold a socket per peer. Returns the soft limit now in force (SIZE_MAX for unlimited).
+std::size_t RaiseDescriptorLimit();
+
 }  // namespace fogkeep::process

@@ -159,8 +159,9 @@ Result<crypto::Certificate> FleetCa::IssueLeaf(const crypto::PublicKey& key,
                                           " has expired; it can no longer issue");
   }
   // A certificate that outlives its issuer would fail verification from then on anyway.
-  options.not_after = std::min(now + std::min(lifetime, max_lifetime), cert_.NotAfter());
-  options.not_before = now - kBackdate;
+  lifetime = std::min(lifetime, max_lifetime);
+  options.not_after = std::min(now + lifetime, cert_.NotAfter());
+  options.not_before = now - std::min<std::chrono::seconds>(kBackdate, lifetime / 4);
   return crypto::IssueCertificate(key, options, &cert_, key_);
 }
 

@@ -32,8 +32,10 @@ class FleetCa {
   static constexpr std::chrono::seconds kMaxNodeLifetime = std::chrono::hours(24 * 30);
   // The CA/Browser Forum's limit for server certificates, which clients may enforce.
   static constexpr std::chrono::seconds kMaxServerLifetime = std::chrono::hours(24 * 397);
-  // notBefore lies this far in the past, so a node whose clock is a little behind accepts its
-  // new certificate at once.
+  // notBefore lies this far in the past (at most a quarter of the lifetime), so a node whose
+  // clock is a little behind accepts its new certificate at once. The cap keeps a short-lived
+  // certificate renewable: nodes renew when a third of notBefore..notAfter is left, which a
+  // backdate longer than half the lifetime would make due at once, and forever.
   static constexpr std::chrono::seconds kBackdate = std::chrono::minutes(5);
 
   // Makes a new CA in `dir` (created 0700 if missing): an EC P-256 key and a self-signed

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <cstring>
@@ -15,8 +16,10 @@
 #include "access/admin_commands.h"
 #include "access/audit_api.h"
 #include "access/login_stack.h"
+#include "core/duration.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "core/yaml.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
@@ -81,8 +84,9 @@ Status CheckConfig(const DirectorConfig& c) {
   if (c.store == "postgres" && c.postgres.empty()) {
     return Fail(ErrorCode::kInvalidInput, "store postgres needs postgres: <libpq conninfo>");
   }
-  if (c.node_certificate_hours <= 0 || c.node_certificate_hours > 24 * 30) {
-    return Fail(ErrorCode::kInvalidInput, "node-certificate-hours must be 1 to 720");
+  if (c.node_certificate_lifetime < std::chrono::minutes(1) ||
+      c.node_certificate_lifetime > std::chrono::days(30)) {
+    return Fail(ErrorCode::kInvalidInput, "node-certificate-lifetime must be 60s to 30d");
   }
   if (c.max_poll_seconds <= 0 || c.max_poll_seconds > 300) {
     return Fail(ErrorCode::kInvalidInput, "max-poll-seconds must be 1 to 300");
@@ -198,6 +202,12 @@ class RolloutDriver {
   std::thread thread_;
 };
 
+// Connections the director serves at once: nodes with their keep-alive connection or long poll,
+// and people.
+constexpr std::size_t kMaxConnections = 20'000;
+constexpr std::size_t kMinConnections = 256;
+constexpr std::size_t kSpareDescriptors = 512;
+
 int Serve(const DirectorConfig& config) {
   const sigset_t stop_signals = BlockStopSignals();
   log::Level level = log::Level::kInfo;
@@ -226,8 +236,7 @@ int Serve(const DirectorConfig& config) {
   DirectorServices services;
   services.store = *store;
   services.enrollment = std::make_shared<Enrollment>(
-      *store, *ca,
-      EnrollmentOptions{.certificate_lifetime = std::chrono::hours(config.node_certificate_hours)});
+      *store, *ca, EnrollmentOptions{.certificate_lifetime = config.node_certificate_lifetime});
   services.generations = std::make_shared<GenerationWatch>(*store);
   services.catalog = std::make_shared<Catalog>(*store);
   services.rollouts = std::make_shared<Rollouts>(*store);
@@ -254,7 +263,17 @@ int Serve(const DirectorConfig& config) {
   // For handlers that block on the store or the CA. Long-polls hold none while they wait
   // (deferred responses, bounded by limits.max_deferred_responses).
   options.limits.worker_threads = 64;
-  options.limits.max_connections = 4096;
+  // Every node may hold a connection (keep-alive or a long poll): up to kMaxConnections, as
+  // far as the descriptor limit allows, keeping kSpareDescriptors for the store and files.
+  const std::size_t descriptors = process::RaiseDescriptorLimit();
+  options.limits.max_connections =
+      std::clamp<std::size_t>(descriptors > kSpareDescriptors ? descriptors - kSpareDescriptors : 0,
+                              kMinConnections, kMaxConnections);
+  if (options.limits.max_connections < kMaxConnections) {
+    log::Warn("the descriptor limit ({}) allows {} connections; raise it (LimitNOFILE) for more",
+              descriptors, options.limits.max_connections);
+  }
+  options.limits.max_deferred_responses = options.limits.max_connections;
   options.audit = access::MakeAuditSink(audit_log);
   auto authenticator = std::make_shared<DeviceAuthenticator>(*store, logins->authenticator);
   Result<std::unique_ptr<net::Server>> server = net::Server::Create(
@@ -317,8 +336,8 @@ Result<DirectorConfig> ApplyConfigFile(const std::string& path, DirectorConfig c
       config.ca_dir = v;
     } else if (key == "fleet-name") {
       config.fleet_name = v;
-    } else if (key == "node-certificate-hours") {
-      config.node_certificate_hours = FK_TRY_CTX(ParsePositive(v, key), where);
+    } else if (key == "node-certificate-lifetime") {
+      config.node_certificate_lifetime = FK_TRY_CTX(ParseDuration(v), where);
     } else if (key == "max-poll-seconds") {
       config.max_poll_seconds = FK_TRY_CTX(ParsePositive(v, key), where);
     } else if (key == "log-level") {

@@ -6,6 +6,7 @@
 // replica, or on shared storage); nothing else is shared.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,15 +26,17 @@ struct DirectorConfig {
   // Names and addresses the director's own certificate carries (nodes check one of them).
   std::vector<std::string> dns_names = {"localhost"};
   std::vector<std::string> ip_addresses = {"127.0.0.1"};
-  std::int64_t node_certificate_hours = 24 * 7;
+  // How long a node certificate is valid; nodes renew when a third of it is left.
+  std::chrono::seconds node_certificate_lifetime = std::chrono::hours(24 * 7);
   std::int64_t max_poll_seconds = 60;
   std::string log_level = "info";
   access::AuthSettings auth;
 };
 
 // Overlays the keys of a YAML config file: the flag names (data-dir, listen, store, postgres,
-// ca-dir, fleet-name, dns-names, ip-addresses, node-certificate-hours, max-poll-seconds,
-// log-level) and the `auth:` mapping (access/auth_config.h). Unknown keys are kInvalidInput.
+// ca-dir, fleet-name, dns-names, ip-addresses, node-certificate-lifetime (a duration: "90s", "12h",
+// "7d"), max-poll-seconds, log-level) and the `auth:` mapping (access/auth_config.h). Unknown keys
+// are kInvalidInput.
 Result<DirectorConfig> ApplyConfigFile(const std::string& path, DirectorConfig config);
 
 // main() of fogkeep-director: `serve` (the default), `user ...`, `token create`.

@@ -1,6 +1,10 @@
 #include "director/device_auth.h"
 
+#include <utility>
+#include <vector>
+
 #include "access/auth_token.h"
+#include "core/log.h"
 
 namespace fogkeep::director {
 
@@ -13,7 +17,25 @@ Result<net::Principal> DeviceAuthenticator::Authenticate(const net::Request& req
     return Fail(ErrorCode::kUnauthenticated,
                 "client certificate " + cert.subject + " is not a current device certificate");
   }
+  NoteSeen(*device);
   return net::Principal{.id = device->id, .mechanism = std::string(kMechanismMtls), .roles = {}};
+}
+
+void DeviceAuthenticator::NoteSeen(const Device& device) {
+  const std::int64_t now = clock_();
+  std::vector<std::pair<std::string, std::int64_t>> batch;
+  {
+    std::lock_guard lock(mu_);
+    if (now - device.last_seen >= kLastSeenStep.count()) unwritten_[device.id] = now;
+    if (unwritten_.empty() || now - flushed_at_ < kLastSeenFlushEvery.count()) return;
+    flushed_at_ = now;
+    batch.assign(unwritten_.begin(), unwritten_.end());
+    unwritten_.clear();
+  }
+  // A failed write costs only freshness: the devices are noted again on their next request.
+  if (Status touched = store_->TouchDevices(batch); !touched) {
+    log::Warn("last seen of {} devices: {}", batch.size(), touched.error().message());
+  }
 }
 
 Status DirectorAuthorizer::Authorize(const net::Principal& principal, std::string_view permission,

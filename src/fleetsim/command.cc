@@ -1,6 +1,5 @@
 #include "fleetsim/command.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +12,7 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "crypto/x509.h"
 #include "fleetsim/enroll.h"
 #include "fleetsim/fleet.h"
@@ -40,16 +40,10 @@ std::chrono::milliseconds FromSeconds(double seconds) {
 
 // Every simulated node holds a socket: raise the soft descriptor limit as far as allowed.
 void RaiseDescriptorLimit(std::size_t nodes) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  constexpr rlim_t kSpare = 64;  // enrollment connections, files, standard streams
-  if (limit.rlim_cur != RLIM_INFINITY && nodes + kSpare > limit.rlim_cur) {
-    log::Warn("{} nodes need more descriptors than the limit of {} (ulimit -Hn)", nodes,
-              static_cast<unsigned long long>(limit.rlim_cur));
+  const std::size_t limit = process::RaiseDescriptorLimit();
+  constexpr std::size_t kSpare = 64;  // enrollment connections, files, standard streams
+  if (nodes + kSpare > limit) {
+    log::Warn("{} nodes need more descriptors than the limit of {} (ulimit -Hn)", nodes, limit);
   }
 }
 

@@ -230,6 +230,20 @@ TEST_F(FleetCaTest, NodeLifetimeIsCapped) {
   }
 }
 
+// A short-lived certificate is backdated by a quarter of its lifetime at most, so that a third
+// of its notBefore..notAfter is still ahead when it is issued (nodes renew at that point).
+TEST_F(FleetCaTest, ShortLifetimesAreBackdatedLess) {
+  auto csr = CertificateRequest::Create(NodeKey(), "n");
+  const auto now = system_clock::now();
+  auto two_minutes = ca_->IssueNodeCertificate(*csr, "dev-1", seconds(120));
+  ASSERT_TRUE(two_minutes) << two_minutes.error().message();
+  EXPECT_TRUE(Near(two_minutes->NotBefore(), now - seconds(30), seconds(5)));
+  EXPECT_TRUE(Near(two_minutes->NotAfter(), now + seconds(120), seconds(5)));
+  auto twenty_minutes = ca_->IssueNodeCertificate(*csr, "dev-1", minutes(20));
+  ASSERT_TRUE(twenty_minutes) << twenty_minutes.error().message();
+  EXPECT_TRUE(Near(twenty_minutes->NotBefore(), now - FleetCa::kBackdate));
+}
+
 TEST_F(FleetCaTest, SerialsDiffer) {
   auto csr = CertificateRequest::Create(NodeKey(), "n");
   auto a = ca_->IssueNodeCertificate(*csr, "dev-1", hours(1));
