@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -17,13 +18,31 @@ constexpr std::size_t kRsaBits = 3072;
 // A PEM key file is a few kilobytes; anything much larger is not one.
 constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
 
+// The property query that fetches a signature from the provider holding `key`:
+// "provider=<name>" for a key another provider holds (the tpm2 provider's, in a library context
+// of its own), "" for keys of the default provider and legacy keys.
+//
+// Without it the default provider's signature is fetched, and the key is exported to it: a
+// provider-held private key exports only its public half, and signing fails ("missing private
+// key"). With it, the fetch finds no such provider in the process-wide context, and OpenSSL
+// takes the signature from the key's own provider, in the key's own context, instead.
+std::string HoldingProviderQuery(const EVP_PKEY* key) {
+  const OSSL_PROVIDER* provider = EVP_PKEY_get0_provider(key);
+  const char* name = provider == nullptr ? nullptr : OSSL_PROVIDER_get0_name(provider);
+  if (name == nullptr || std::string_view(name) == "default") return {};
+  return std::string("provider=") + name;
+}
+
 // Creates a signing or verification context for `key` with the scheme of `type`.
 Result<ossl::MdCtxPtr> SignatureContext(EVP_PKEY* key, KeyType type, bool sign) {
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return ossl::FailSsl(ErrorCode::kInternal, "EVP_MD_CTX_new");
   const char* md = type == KeyType::kEd25519 ? nullptr : "SHA256";
   EVP_PKEY_CTX* pctx = nullptr;
-  int ok = sign ? EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, key, nullptr)
+  // Verification needs only the public key, which every provider can export.
+  const std::string query = sign ? HoldingProviderQuery(key) : std::string();
+  const char* propq = query.empty() ? nullptr : query.c_str();
+  int ok = sign ? EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, propq, key, nullptr)
                 : EVP_DigestVerifyInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, key, nullptr);
   if (ok != 1) {
     return ossl::FailSsl(ErrorCode::kInternal,

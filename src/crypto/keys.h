@@ -56,6 +56,8 @@ class PrivateKey {
   // Writes the PKCS#8 PEM atomically with mode 0600.
   Status Save(const std::string& path) const;
   PublicKey Public() const;
+  // Signs with the scheme of the key's type. A key held by another OpenSSL provider (the TPM's
+  // tpm2 provider) is used through that provider, which keeps the private key.
   Result<std::string> Sign(std::string_view message) const;
 
   evp_pkey_st* native() const { return key_.get(); }

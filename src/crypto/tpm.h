@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "crypto/keys.h"
 
 namespace fogkeep::crypto {
 
@@ -32,8 +33,10 @@ namespace fogkeep::crypto {
 // Sealing needs only the public key; unsealing needs this TPM. The provider in Debian 12
 // (1.1.1) decrypts RSA with PKCS#1 v1.5 only (no OAEP), which is why the construction is ECDH.
 //
-// A TpmKey keeps its TPM connection and the loaded key for its lifetime. It must not be used
-// from two threads at once.
+// A TpmKey keeps its TPM connection and the loaded key for its lifetime, shared with the
+// PrivateKeys SigningKey() makes. The operations that reach the TPM (Unseal, and signing through
+// such a PrivateKey) are serialized on that connection, so copies may be used from several
+// threads; Generate and Load make a connection of their own each.
 class TpmKey {
  public:
   // Creates a new key inside the TPM. kUnavailable when the provider cannot be loaded or the
@@ -54,6 +57,13 @@ class TpmKey {
   // kIntegrity when the blob is malformed or does not authenticate under this key and `aad`;
   // kUnavailable when the TPM fails.
   Result<std::string> Unseal(std::string_view sealed, std::string_view aad) const;
+
+  // This key as an ECDSA P-256 PrivateKey whose private operations happen in the TPM: Sign (so
+  // certificate requests) and TLS client authentication (TlsIdentity) both work with it, in the
+  // process-wide OpenSSL context, while the tpm2 provider stays in this key's context. It keeps
+  // the TPM connection alive as long as it, a copy, or a TLS context holding it exists. ToPem
+  // and Save fail: the private key cannot leave the TPM (pem() is what can be stored).
+  Result<PrivateKey> SigningKey() const;
 
   struct State;  // the library context, providers and keys; defined in tpm.cc
 

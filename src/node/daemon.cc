@@ -127,6 +127,10 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
       config.sss = FK_TRY_CTX(sss::ParseStorageSettings(value, config.sss), path);
       continue;
     }
+    if (key == "director") {
+      config.director = FK_TRY_CTX(ParseDirectorSettings(value, config.director), path);
+      continue;
+    }
     if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
     const std::string& v = value.scalar();
     if (key == "data-dir") {
@@ -303,7 +307,10 @@ int Serve(const DaemonConfig& config) {
   // Once enrolled, the node reports to its director and follows its desired state.
   std::unique_ptr<DirectorLink> director;
   if (IsEnrolled(config.data_dir)) {
-    Result<std::unique_ptr<DirectorLink>> linked = DirectorLink::Start(config.data_dir, apps);
+    DirectorLinkOptions link_options;
+    link_options.key = config.director.key;
+    Result<std::unique_ptr<DirectorLink>> linked =
+        DirectorLink::Start(config.data_dir, apps, link_options);
     if (!linked) return Failed(linked.error());
     director = std::move(*linked);
     std::cout << "fogkeepd: reporting to the director of " << config.data_dir << "/director\n";
@@ -335,7 +342,8 @@ int DaemonMain(int argc, char** argv) {
   DaemonConfig flags;
   app.add_option(
       "--config", config_path,
-      "YAML config file: keys as the flags below, and the mappings network:, auth: and sss:");
+      "YAML config file: keys as the flags below, and the mappings network:, auth:, sss: and\n"
+      "director:");
   auto* data_dir =
       app.add_option("--data-dir", flags.data_dir, "State directory")->capture_default_str();
   auto* listen =
@@ -383,8 +391,9 @@ int DaemonMain(int argc, char** argv) {
   EnrollOptions enroll_options;
   auto* enroll = app.add_subcommand(
       "enroll",
-      "Enroll this node with a director: makes the node key (DATA-DIR/director/node.key),\n"
-      "sends a CSR with a one-time token, and keeps the certificate the fleet CA issues.\n"
+      "Enroll this node with a director: makes the node key (DATA-DIR/director/node.key;\n"
+      "with `director: key: tpm` in --config, inside the TPM, node.key holding only its TSS2\n"
+      "PEM), sends a CSR with a one-time token, and keeps the certificate the fleet CA issues.\n"
       "fogkeepd then reports to the director and follows its desired state over mutual TLS.");
   enroll->add_option("--director", enroll_options.director_url, "https://host:9443")->required();
   enroll->add_option("--token", enroll_options.token, "One-time enrollment token")
@@ -405,6 +414,7 @@ int DaemonMain(int argc, char** argv) {
   if (!config) return Failed(config.error());
   if (enroll->parsed()) {
     if (Status made = fs::MakeDirs(config->data_dir, 0711); !made) return Failed(made.error());
+    enroll_options.key = config->director.key;
     Result<std::string> device = Enroll(config->data_dir, enroll_options);
     if (!device) return Failed(device.error());
     std::cout << "enrolled as device " << *device << "\n";

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "crypto/tls.h"
 #include "net/server.h"
+#include "node/director_link.h"
 #include "node/network_cni.h"
 #include "node/sss/service.h"
 
@@ -41,13 +42,16 @@ struct DaemonConfig {
   access::AuthSettings auth;
   // The `sss:` mapping (node/sss/service.h): the apps' Secure Storage Service; no flags.
   sss::StorageSettings sss;
+  // The `director:` mapping (node/director_link.h): where the director key is kept, for
+  // `enroll` and the link alike; no flags.
+  DirectorSettings director;
 };
 
 // Overlays the keys of a YAML config file on `config`. Keys are the flag names:
 // data-dir, listen, socket, runtime, shim, max-upload-mb, log-level, cgroup-parent, first-slot; and
-// `network`, `auth` and `sss`, mappings (node/network_cni.h ParseNetworkSettings,
-// node/auth_config.h). Unknown keys are kInvalidInput (a typo must not silently fall back to a
-// default).
+// `network`, `auth`, `sss` and `director`, mappings (node/network_cni.h ParseNetworkSettings,
+// node/auth_config.h, node/sss/service.h, node/director_link.h). Unknown keys are kInvalidInput
+// (a typo must not silently fall back to a default).
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
 
 // The node's HTTPS identity from data-dir/tls/node.{key,pem}. When absent (the node is not

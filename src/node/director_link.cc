@@ -17,6 +17,7 @@
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "crypto/tls.h"
+#include "crypto/tpm.h"
 #include "crypto/x509.h"
 #include "net/client.h"
 #include "package/stream.h"
@@ -25,12 +26,57 @@ namespace fogkeep::node {
 namespace {
 
 constexpr std::uint16_t kDirectorPort = 9443;
+// A PEM key file, file or TPM, is a few kilobytes; anything much larger is not one.
+constexpr std::size_t kMaxKeyFileBytes = 64 << 10;
+constexpr std::string_view kTpmKeyBlock = "-----BEGIN TSS2 PRIVATE KEY-----";
 
 std::string LinkDir(const std::string& data_dir) { return data_dir + "/director"; }
 std::string KeyFile(const std::string& data_dir) { return LinkDir(data_dir) + "/node.key"; }
 std::string CertFile(const std::string& data_dir) { return LinkDir(data_dir) + "/node.pem"; }
 std::string CaFile(const std::string& data_dir) { return LinkDir(data_dir) + "/ca.pem"; }
 std::string UrlFile(const std::string& data_dir) { return LinkDir(data_dir) + "/director.url"; }
+
+Status CheckKeyStore(std::string_view store, std::string_view what) {
+  if (store == "file" || store == "tpm") return {};
+  return Fail(ErrorCode::kInvalidInput,
+              std::string(what) + " must be file or tpm, not " + std::string(store));
+}
+
+// Makes the node key of `data_dir` where `store` says and writes it to node.key (0600): the
+// PKCS#8 PEM of a software key, or the TSS2 PEM of a key generated inside the TPM.
+Result<crypto::PrivateKey> MakeNodeKey(const std::string& data_dir, std::string_view store) {
+  if (store == "tpm") {
+    const crypto::TpmKey tpm = FK_TRY_CTX(crypto::TpmKey::Generate(), "director key in the TPM");
+    FK_TRY(fs::WriteFileAtomic(KeyFile(data_dir), tpm.pem(), 0600));
+    return tpm.SigningKey();
+  }
+  crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256));
+  FK_TRY(key.Save(KeyFile(data_dir)));
+  return key;
+}
+
+// Loads the node key of `data_dir` the way `store` says it was made. A key of the other kind is
+// refused: a node set to keep its key in the TPM never runs on a file key.
+Result<crypto::PrivateKey> LoadNodeKey(const std::string& data_dir, std::string_view store) {
+  const std::string path = KeyFile(data_dir);
+  std::string pem = FK_TRY(fs::ReadFile(path, kMaxKeyFileBytes));
+  crypto::WipeOnExit wipe(pem);
+  const bool in_tpm = pem.find(kTpmKeyBlock) != std::string::npos;
+  if (store == "tpm" && !in_tpm) {
+    const std::string fix = "remove " + LinkDir(data_dir) + " and enroll again";
+    return Fail(ErrorCode::kConflict, path + " is a file key, but director key is tpm (" + fix +
+                                          " to make it in the TPM)");
+  }
+  if (store == "file" && in_tpm) {
+    return Fail(ErrorCode::kConflict,
+                path + " is a TPM key, but director key is file (set director: key: tpm)");
+  }
+  if (in_tpm) {
+    const crypto::TpmKey tpm = FK_TRY_CTX(crypto::TpmKey::Load(pem), path);
+    return tpm.SigningKey();
+  }
+  return FK_TRY_CTX(crypto::PrivateKey::FromPem(pem), path);
+}
 
 std::string NormalizeFingerprint(std::string_view text) {
   std::string out;
@@ -133,6 +179,22 @@ Status WriteManaged(const std::string& data_dir, const std::set<std::string>& id
 
 }  // namespace
 
+Result<DirectorSettings> ParseDirectorSettings(const yaml::Node& node, DirectorSettings settings) {
+  if (node.IsNull()) return settings;
+  if (!node.IsMap()) return Fail(ErrorCode::kInvalidInput, "director must be a mapping (key)");
+  for (const auto& [name, value] : node.entries()) {
+    const std::string where = "director." + name + " (line " + std::to_string(value.line()) + ")";
+    if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
+    if (name == "key") {
+      FK_TRY(CheckKeyStore(value.scalar(), where));
+      settings.key = value.scalar();
+    } else {
+      return Fail(ErrorCode::kInvalidInput, where + ": unknown key");
+    }
+  }
+  return settings;
+}
+
 bool IsEnrolled(const std::string& data_dir) {
   return ::access(UrlFile(data_dir).c_str(), F_OK) == 0;
 }
@@ -143,6 +205,7 @@ Result<std::string> Enroll(const std::string& data_dir, const EnrollOptions& opt
                                           LinkDir(data_dir) + " to enroll again");
   }
   if (options.token.empty()) return Fail(ErrorCode::kInvalidInput, "--token is required");
+  FK_TRY(CheckKeyStore(options.key, "director key"));
   if (options.ca_fingerprint.empty() == options.ca_file.empty()) {
     return Fail(ErrorCode::kInvalidInput,
                 "give the fleet CA as exactly one of --ca-fingerprint and --ca-file");
@@ -173,8 +236,7 @@ Result<std::string> Enroll(const std::string& data_dir, const EnrollOptions& opt
 
   // 2. Our key and the request.
   FK_TRY(fs::MakeDirs(LinkDir(data_dir), 0700));
-  const crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256));
-  FK_TRY(key.Save(KeyFile(data_dir)));
+  const crypto::PrivateKey key = FK_TRY(MakeNodeKey(data_dir, options.key));
   const std::string name = options.name.empty() ? HostName() : options.name;
   const crypto::CertificateRequest csr = FK_TRY(crypto::CertificateRequest::Create(key, name));
   auto client = FK_TRY(FleetClient(where, *ca, std::nullopt, std::chrono::seconds(30)));
@@ -198,6 +260,9 @@ struct DirectorLink::Impl {
   DirectorLinkOptions options;
   net::HttpsEndpoint where;
   std::optional<crypto::Certificate> ca;
+  // The node key, loaded once: a TPM key keeps its TPM connection for the link's lifetime.
+  // Only the link thread signs with it (TLS handshakes, renewal requests).
+  std::optional<crypto::PrivateKey> key;
 
   std::mutex mu;
   std::condition_variable wake;
@@ -207,24 +272,26 @@ struct DirectorLink::Impl {
   std::string last_report;    // the link thread's alone
   std::chrono::steady_clock::time_point reported_at{};
 
+  // The key with the newest certificate (renewal rewrites node.pem).
   Result<crypto::TlsIdentity> Identity() {
-    crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Load(KeyFile(data_dir)));
     auto chain =
         FK_TRY(crypto::Certificate::BundleFromPem(FK_TRY(fs::ReadFile(CertFile(data_dir)))));
-    return crypto::TlsIdentity{std::move(key), std::move(chain)};
+    return crypto::TlsIdentity{*key, std::move(chain)};
   }
 
-  // Renews the certificate when less than a third of its lifetime is left.
-  Status RenewIfDue(net::Client& client, const crypto::TlsIdentity& identity) {
+  // Renews the certificate when less than a third of its lifetime is left; true when it did.
+  // The director accepts only a device's newest certificate, so a renewed node must not send
+  // another request on `client`, which presents the old one.
+  Result<bool> RenewIfDue(net::Client& client, const crypto::TlsIdentity& identity) {
     const crypto::Certificate& cert = identity.chain.front();
     const auto now = std::chrono::system_clock::now();
-    if (now < cert.NotAfter() - (cert.NotAfter() - cert.NotBefore()) / 3) return {};
+    if (now < cert.NotAfter() - (cert.NotAfter() - cert.NotBefore()) / 3) return false;
     const crypto::CertificateRequest csr =
         FK_TRY(crypto::CertificateRequest::Create(identity.key, cert.CommonName()));
     const net::Response answer = FK_TRY(PostCsr(client, api::est::kSimpleReenrollPath, csr, {}));
     FK_TRY(WriteChain(CertFile(data_dir), FK_TRY(IssuedChain(answer, identity.key, *ca))));
     log::Info("director: certificate renewed");
-    return {};
+    return true;
   }
 
   struct Failure {
@@ -397,7 +464,7 @@ struct DirectorLink::Impl {
                                           ? options.poll_wait
                                           : std::min(options.poll_wait, options.retry_failed_after);
     auto client = FK_TRY(FleetClient(where, *ca, identity, wait + std::chrono::seconds(30)));
-    FK_TRY(RenewIfDue(*client, identity));
+    if (FK_TRY(RenewIfDue(*client, identity))) return {};  // the next round uses the new one
     FK_TRY(Report(*client));
     net::Headers headers;
     if (!etag.empty()) headers.Set("If-None-Match", etag);
@@ -456,6 +523,8 @@ Result<std::unique_ptr<DirectorLink>> DirectorLink::Start(const std::string& dat
   while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
   impl->where = FK_TRY(net::ParseHttpsUrl(url, kDirectorPort, UrlFile(data_dir)));
   impl->ca = FK_TRY(crypto::Certificate::FromPem(FK_TRY(fs::ReadFile(CaFile(data_dir)))));
+  FK_TRY(CheckKeyStore(options.key, "director key"));
+  impl->key = FK_TRY_CTX(LoadNodeKey(data_dir, options.key), "director key");
   std::shared_ptr<Impl> shared = std::move(impl);
   // The thread shares the state: Stop() does not wait for a long poll in flight to end (it
   // may take poll_wait); the thread returns when it does.

@@ -6,8 +6,10 @@
 //      the SHA-256 fingerprint the operator gave (`--ca-fingerprint`, printed by the director)
 //      or equal the certificate of `--ca-file`. From here on the director's certificate must
 //      chain to that CA and carry the host name of the URL.
-//   2. A new node key (EC P-256, data-dir/director/node.key, 0600) and a CSR with the node's
-//      name as a hint; POST /simpleenroll with "Authorization: Bearer <token>".
+//   2. A new node key (EC P-256) and a CSR with the node's name as a hint; POST /simpleenroll
+//      with "Authorization: Bearer <token>". The key is a file (data-dir/director/node.key,
+//      0600) or, with `director: key: tpm`, made inside the TPM 2.0: node.key then holds only
+//      its TSS2 PRIVATE KEY PEM (0600), which no other TPM can use.
 //   3. The issued certificate must certify our key and chain to the CA. Then node.pem, ca.pem
 //      and director.url are written, each atomically, the URL last: a node is enrolled exactly
 //      when director.url exists.
@@ -32,9 +34,23 @@
 
 #include "api/director.h"
 #include "core/error.h"
+#include "core/yaml.h"
 #include "node/app_service.h"
 
 namespace fogkeep::node {
+
+// The `director:` mapping of fogkeepd's config file.
+struct DirectorSettings {
+  // Where the node's director key is made and kept: "file" (a 0600 PEM file) or "tpm" (inside
+  // the TPM 2.0, through OpenSSL's tpm2 provider; TPM2OPENSSL_TCTI picks the TPM). Enrollment
+  // makes the key this way and the link loads it only this way: a node set to "tpm" whose TPM
+  // cannot be reached, or whose key is a file, does not start.
+  std::string key = "file";
+};
+
+// Overlays the `director:` mapping (key) on `settings`. Unknown keys and values are
+// kInvalidInput naming the line.
+Result<DirectorSettings> ParseDirectorSettings(const yaml::Node& node, DirectorSettings settings);
 
 struct EnrollOptions {
   std::string director_url;  // https://host:port
@@ -42,10 +58,12 @@ struct EnrollOptions {
   std::string ca_fingerprint;  // hex, colons allowed; or
   std::string ca_file;         // PEM of the fleet CA
   std::string name;            // the device's display name; "" = host name
+  std::string key = "file";    // where the node key is made: DirectorSettings::key
 };
 
 // Enrolls the node whose state lives in `data_dir`; returns the device id the director chose.
-// kConflict when the node is already enrolled (remove data-dir/director to enroll again).
+// kConflict when the node is already enrolled (remove data-dir/director to enroll again);
+// kUnavailable when the key is to be made in a TPM that cannot be reached.
 Result<std::string> Enroll(const std::string& data_dir, const EnrollOptions& options);
 
 // Whether `data_dir` holds an enrollment.
@@ -58,12 +76,14 @@ struct DirectorLinkOptions {
   // A desired app that failed at a version is tried again after this long.
   std::chrono::seconds retry_failed_after{60};
   std::string agent_version = "0.1.0";
+  std::string key = "file";  // where the node key is kept: DirectorSettings::key
 };
 
 class DirectorLink {
  public:
-  // Loads the enrollment of `data_dir` and starts the link's thread. kNotFound when the node is
-  // not enrolled.
+  // Loads the enrollment of `data_dir`, including its key (once: renewals keep it), and starts
+  // the link's thread. kNotFound when the node is not enrolled; kConflict when the key is not
+  // kept where options.key says; kUnavailable when its TPM cannot be reached.
   static Result<std::unique_ptr<DirectorLink>> Start(const std::string& data_dir,
                                                      std::shared_ptr<AppService> apps,
                                                      DirectorLinkOptions options = {});

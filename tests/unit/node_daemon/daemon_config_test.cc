@@ -195,6 +195,31 @@ TEST(DaemonConfigTest, BadAuthSettingsAreRefusedWithWhereTheyAre) {
   }
 }
 
+TEST(DaemonConfigTest, TheDirectorKeyIsAFileUnlessTheTpmIsAskedFor) {
+  testing::TempDir dir;
+  EXPECT_EQ(DaemonConfig{}.director.key, "file");
+  auto tpm = FromFile(dir, "director:\n  key: tpm\n");
+  ASSERT_TRUE(tpm) << tpm.error().message();
+  EXPECT_EQ(tpm->director.key, "tpm");
+  auto file = FromFile(dir, "director:\n  key: file\n");
+  ASSERT_TRUE(file) << file.error().message();
+  EXPECT_EQ(file->director.key, "file");
+
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"director:\n  key: hsm\n", "director.key (line 2) must be file or tpm, not hsm"},
+      {"director:\n  keys: tpm\n", "director.keys (line 2): unknown key"},
+      {"director:\n  key: [tpm]\n", "director.key (line 2) must be a scalar"},
+      {"director: tpm\n", "director must be a mapping"},
+  };
+  for (const auto& [yaml, expected] : refused) {
+    auto config = FromFile(dir, yaml);
+    ASSERT_FALSE(config) << yaml;
+    EXPECT_EQ(config.error().code(), ErrorCode::kInvalidInput) << yaml;
+    EXPECT_NE(config.error().message().find(expected), std::string::npos)
+        << yaml << " -> " << config.error().message();
+  }
+}
+
 TEST(DaemonConfigTest, ListenAddressesParseWithTheirPort) {
   auto v4 = ParseListenAddress("0.0.0.0:8443");
   ASSERT_TRUE(v4);
