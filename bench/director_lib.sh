@@ -24,6 +24,8 @@ director_args() {
     esac
   done
   BUILD=${positional[0]:-$BUILD}
+  [ -d "$BUILD" ] || { echo "no build directory $BUILD" >&2; exit 1; }
+  BUILD=$(cd "$BUILD" && pwd)  # scripts may change directory
   DIRECTOR=$BUILD/apps/fogkeep-director
   FLEETSIM=$BUILD/apps/fogkeep-fleetsim
   for binary in "$DIRECTOR" "$FLEETSIM"; do
