@@ -11,12 +11,15 @@
 // fail with an "ECHILD" error.
 #pragma once
 
+#include <signal.h>
+
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -97,5 +100,13 @@ Result<pid_t> SpawnDetached(const SpawnOptions& options);
 // Raises this process's soft RLIMIT_NOFILE to its hard limit, for servers and load generators
 // that hold a socket per peer. Returns the soft limit now in force (SIZE_MAX for unlimited).
 std::size_t RaiseDescriptorLimit();
+
+// For daemons that wait for SIGTERM and SIGINT with sigwait: blocks both in the calling thread
+// (threads it starts afterwards inherit the mask) and ignores SIGPIPE. Returns the blocked set.
+sigset_t BlockStopSignals();
+
+// For main(): prints "PROGRAM: <message>" to stderr as one line (line breaks become spaces, so
+// text from outside in a message cannot forge lines of its own) and returns 1, the exit status.
+int ReportFailure(std::string_view program, const Error& error);
 
 }  // namespace fogkeep::process

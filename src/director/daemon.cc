@@ -43,14 +43,7 @@ std::string CaDir(const DirectorConfig& c) {
 }
 std::string AddrFile(const DirectorConfig& c) { return c.data_dir + "/director.addr"; }
 
-int Failed(const Error& error) {
-  std::string line = error.message();
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  std::cerr << "fogkeep-director: " << line << "\n";
-  return 1;
-}
+int Failed(const Error& error) { return process::ReportFailure("fogkeep-director", error); }
 
 Result<std::int64_t> ParsePositive(std::string_view text, std::string_view what) {
   std::int64_t value = 0;
@@ -136,16 +129,6 @@ Result<std::shared_ptr<FleetStore>> OpenStore(const DirectorConfig& c) {
   return FK_TRY(OpenSqliteStore(c.data_dir + "/fleet.db"));
 }
 
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  return set;
-}
-
 // Advances rollouts once a second on the replica holding the "rollout" lease (renewed each
 // round; another replica takes over within the lease's lifetime when this one dies).
 class RolloutDriver {
@@ -209,7 +192,7 @@ constexpr std::size_t kMinConnections = 256;
 constexpr std::size_t kSpareDescriptors = 512;
 
 int Serve(const DirectorConfig& config) {
-  const sigset_t stop_signals = BlockStopSignals();
+  const sigset_t stop_signals = process::BlockStopSignals();
   log::Level level = log::Level::kInfo;
   log::ParseLevel(config.log_level, &level);
   log::SetLevel(level);

@@ -25,14 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int Failed(const Error& error) {
-  std::string line = error.message();
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  std::cerr << "fogkeep-fleetsim: " << line << "\n";
-  return 1;
-}
+int Failed(const Error& error) { return process::ReportFailure("fogkeep-fleetsim", error); }
 
 std::chrono::milliseconds FromSeconds(double seconds) {
   return std::chrono::milliseconds(std::llround(seconds * 1000.0));

@@ -21,6 +21,7 @@
 #include "auth/roles.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "core/secret_input.h"
 #include "core/yaml.h"
 #include "crypto/keys.h"
@@ -43,14 +44,7 @@ std::string AuditFile(const std::string& data_dir) { return data_dir + "/audit.l
 
 bool Disabled(const std::string& value) { return value.empty() || value == "none"; }
 
-int Failed(const Error& error) {
-  std::string line = error.message();
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  std::cerr << "fogkeepd: " << line << "\n";
-  return 1;
-}
+int Failed(const Error& error) { return process::ReportFailure("fogkeepd", error); }
 
 Result<std::uint64_t> ParseUnsigned(std::string_view text, std::string_view what) {
   std::uint64_t value = 0;
@@ -96,16 +90,6 @@ std::string HostName() {
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards, so
 // that only sigwait() below sees them.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  return set;
-}
-
 }  // namespace
 
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config) {
@@ -201,7 +185,7 @@ int Serve(const DaemonConfig& config) {
   log::Level level = log::Level::kInfo;
   log::ParseLevel(config.log_level, &level);
   log::SetLevel(level);
-  const sigset_t stop_signals = BlockStopSignals();
+  const sigset_t stop_signals = process::BlockStopSignals();
 
   if (Status made = fs::MakeDirs(config.data_dir, 0711); !made) {
     return Failed(made.error().With("data dir " + config.data_dir));
