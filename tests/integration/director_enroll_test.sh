@@ -17,19 +17,7 @@ cleanup() {
 trap cleanup EXIT
 
 DDATA=$WORK/director
-"$DIRECTOR" --data-dir "$DDATA" --listen 127.0.0.1:0 >"$WORK/director.out" 2>"$WORK/director.err" &
-director_pid=$!
-for _ in $(seq 1 100); do
-  DPORT=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' "$WORK/director.out")
-  [ -n "$DPORT" ] && break
-  kill -0 "$director_pid" 2>/dev/null || { cat "$WORK/director.err" >&2; fail "director exited"; }
-  sleep 0.1
-done
-[ -n "$DPORT" ] || fail "director did not report its address"
-FP=$(sed -n 's|^fogkeep-director: fleet CA sha256 \([0-9a-f]*\) .*|\1|p' "$WORK/director.out")
-[ ${#FP} -eq 64 ] || fail "director did not print its CA fingerprint"
-URL=https://127.0.0.1:$DPORT
-CA=$DDATA/ca/ca.crt
+start_director "$DDATA"
 NM=$("$DIRECTOR" --data-dir "$DDATA" token create --role network-manager 2>/dev/null)
 AM=$("$DIRECTOR" --data-dir "$DDATA" token create --role app-manager 2>/dev/null)
 

@@ -21,23 +21,15 @@ trap cleanup EXIT
 cd "$WORK"
 postgres_start -c fsync=off  # a test server: durability is not what is tested here
 
-# start_replica NAME: a director on the shared database and CA; sets URL_NAME and TOKEN_NAME
-# (an admin's API token; tokens and logins are each replica's own).
-declare -A URL TOKEN
+# start_replica NAME: a director on the shared database and CA; sets REPLICA_URL[NAME] and
+# REPLICA_TOKEN[NAME] (an admin's API token; tokens and logins are each replica's own).
+declare -A REPLICA_URL REPLICA_TOKEN
 start_replica() {
-  "$DIRECTOR" --data-dir "$WORK/$1" --ca-dir "$WORK/ca" --listen 127.0.0.1:0 --store postgres \
-    --postgres "$PG_CONNINFO" >"$WORK/$1.out" 2>"$WORK/$1.err" &
-  pids+=($!)
-  local port=
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' "$WORK/$1.out")
-    [ -n "$port" ] && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$WORK/$1.err" >&2; fail "replica $1 exited"; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || fail "replica $1 did not start"
-  URL[$1]=https://127.0.0.1:$port
-  TOKEN[$1]=$("$DIRECTOR" --data-dir "$WORK/$1" token create --role admin 2>/dev/null)
+  DPORT=
+  start_director "$WORK/$1" --ca-dir "$WORK/ca" --store postgres --postgres "$PG_CONNINFO"
+  pids+=("$director_pid")
+  REPLICA_URL[$1]=$URL
+  REPLICA_TOKEN[$1]=$("$DIRECTOR" --data-dir "$WORK/$1" token create --role admin 2>/dev/null)
 }
 start_replica a
 start_replica b  # after a: it finds the CA a made
@@ -49,20 +41,20 @@ grep -q "(store postgres)" "$WORK/b.out" || fail "replica b is not on PostgreSQL
 call() {
   local r=$1 method=$2 path=$3; shift 3
   curl -s -o "$WORK/body" -w '%{http_code}' --cacert "$WORK/ca/ca.crt" \
-    -H "Authorization: Bearer ${TOKEN[$r]}" -X "$method" "$@" "${URL[$r]}$path"
+    -H "Authorization: Bearer ${REPLICA_TOKEN[$r]}" -X "$method" "$@" "${REPLICA_URL[$r]}$path"
 }
 # as_node REPLICA METHOD PATH [CURL ARGS...]: the same with the node's fleet certificate.
 as_node() {
   local r=$1 method=$2 path=$3; shift 3
   curl -s -o "$WORK/body" -w '%{http_code}' --cacert "$WORK/ca/ca.crt" \
     --cert "$WORK/node/director/node.pem" --key "$WORK/node/director/node.key" \
-    -X "$method" "$@" "${URL[$r]}$path"
+    -X "$method" "$@" "${REPLICA_URL[$r]}$path"
 }
 
 # Enrolled through a, known to b.
 [ "$(call a POST /api/v1/enrollment-tokens -H 'Content-Type: application/json' \
   --data '{"tags":["plant-a"]}')" = 201 ] || fail "token: $(cat "$WORK/body")"
-expect_ok "enroll through a" "$FOGKEEPD" enroll --data-dir "$WORK/node" --director "${URL[a]}" \
+expect_ok "enroll through a" "$FOGKEEPD" enroll --data-dir "$WORK/node" --director "${REPLICA_URL[a]}" \
   --token "$(jq -r .token "$WORK/body")" --ca-file "$WORK/ca/ca.crt"
 DEVICE=$(sed -n 's/^enrolled as device //p' "$WORK/.stdout")
 [ "$(as_node b GET /api/v1/node/desired)" = 200 ] || fail "b does not know the node"; pass
@@ -104,8 +96,8 @@ done
 # A long poll waiting on a wakes for a change made through b (seen within a poll interval).
 as_node a GET /api/v1/node/desired -D "$WORK/headers" >/dev/null
 ETAG=$(sed -n 's/^[Ee][Tt]ag: *\([^\r]*\).*/\1/p' "$WORK/headers")
-( sleep 1; curl -s -o /dev/null --cacert "$WORK/ca/ca.crt" -H "Authorization: Bearer ${TOKEN[b]}" \
-  -X PATCH --data '{"tags":["plant-a","line-9"]}' "${URL[b]}/api/v1/devices/$DEVICE" ) &
+( sleep 1; curl -s -o /dev/null --cacert "$WORK/ca/ca.crt" -H "Authorization: Bearer ${REPLICA_TOKEN[b]}" \
+  -X PATCH --data '{"tags":["plant-a","line-9"]}' "${REPLICA_URL[b]}/api/v1/devices/$DEVICE" ) &
 patch_pid=$!
 [ "$(as_node a GET '/api/v1/node/desired?wait=20' -H "If-None-Match: $ETAG")" = 200 ] ||
   fail "a's long poll did not see b's change"; pass

@@ -14,39 +14,17 @@ command -v swtpm >/dev/null || { echo "SKIP: swtpm is not installed"; exit 77; }
 prepare_node_test
 director_pid=
 tpm_pid=
-stop_tpm() {
-  [ -n "$tpm_pid" ] || return 0
-  kill "$tpm_pid" 2>/dev/null
-  wait "$tpm_pid" 2>/dev/null
-  tpm_pid=
-}
 cleanup() {
   stop_daemon
   [ -n "$director_pid" ] && kill -TERM "$director_pid" 2>/dev/null && wait "$director_pid" 2>/dev/null
-  stop_tpm
+  stop_swtpm
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 cd "$WORK"
 
 # ---- a software TPM on two consecutive free loopback ports -----------------------------------
-mkdir -p tpm-state
-for _ in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 30000))
-  swtpm socket --tpm2 --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
-    --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" --tpmstate dir="$WORK/tpm-state" \
-    --flags startup-clear >"$WORK/swtpm.log" 2>&1 &
-  tpm_pid=$!
-  for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    kill -0 "$tpm_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$tpm_pid" 2>/dev/null && break
-  tpm_pid=
-done
-[ -n "$tpm_pid" ] || fail "swtpm did not start: $(cat "$WORK/swtpm.log")"
-export TPM2OPENSSL_TCTI="swtpm:host=127.0.0.1,port=$port"
+start_swtpm
 openssl list -providers -provider tpm2 >/dev/null 2>&1 ||
   { echo "SKIP: the tpm2 OpenSSL provider (tpm2-openssl) is not available"; exit 77; }
 pass
@@ -55,20 +33,7 @@ pass
 DDATA=$WORK/director
 # Node certificates live two minutes, so that the node renews its certificate during the test.
 printf 'node-certificate-lifetime: 120s\n' >"$WORK/director.yaml"
-"$DIRECTOR" --config "$WORK/director.yaml" --data-dir "$DDATA" --listen 127.0.0.1:0 \
-  >"$WORK/director.out" 2>"$WORK/director.err" &
-director_pid=$!
-for _ in $(seq 1 100); do
-  DPORT=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' "$WORK/director.out")
-  [ -n "$DPORT" ] && break
-  kill -0 "$director_pid" 2>/dev/null || { cat "$WORK/director.err" >&2; fail "director exited"; }
-  sleep 0.1
-done
-[ -n "$DPORT" ] || fail "director did not report its address"
-FP=$(sed -n 's|^fogkeep-director: fleet CA sha256 \([0-9a-f]*\) .*|\1|p' "$WORK/director.out")
-[ ${#FP} -eq 64 ] || fail "director did not print its CA fingerprint"
-URL=https://127.0.0.1:$DPORT
-CA=$DDATA/ca/ca.crt
+start_director "$DDATA" --config "$WORK/director.yaml"
 NM=$("$DIRECTOR" --data-dir "$DDATA" token create --role network-manager 2>/dev/null)
 AM=$("$DIRECTOR" --data-dir "$DDATA" token create --role app-manager 2>/dev/null)
 # call TOKEN METHOD PATH [BODY]: prints the status, the body goes to $WORK/body.
@@ -195,7 +160,7 @@ grep -q "director key: .*node.key is a file key" "$WORK/filekey.err" ||
   fail "no clear reason: $(cat "$WORK/filekey.err")"; pass
 
 # ---- without its TPM the node does not start, and says why --------------------------------------
-stop_tpm
+stop_swtpm
 rc=0
 "$FOGKEEPD" --config "$WORK/fogkeepd.yaml" --data-dir "$DATA" --listen none --socket "$SOCK" \
   ${FOGKEEP_SHIM:+--shim "$FOGKEEP_SHIM"} >"$WORK/gone.out" 2>"$WORK/gone.err" || rc=$?

@@ -49,26 +49,7 @@ done
 # ---- the director ----------------------------------------------------------------------------
 # Node certificates live two minutes here, so that the nodes renew theirs during the test.
 printf 'node-certificate-lifetime: 120s\n' >"$WORK/director.yaml"
-start_director() {
-  "$DIRECTOR" --config "$WORK/director.yaml" --data-dir "$WORK/director" \
-    --listen "127.0.0.1:${DPORT:-0}" \
-    >>"$WORK/director.out" 2>>"$WORK/director.err" &
-  director_pid=$!
-  for _ in $(seq 1 100); do
-    if [ -z "${DPORT:-}" ]; then
-      DPORT=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' \
-        "$WORK/director.out" | head -1)
-    fi
-    [ -n "${DPORT:-}" ] && curl -sf --cacert "$WORK/director/ca/ca.crt" \
-      "https://127.0.0.1:$DPORT/healthz" >/dev/null && return 0
-    kill -0 "$director_pid" 2>/dev/null || { cat "$WORK/director.err" >&2; fail "director exited"; }
-    sleep 0.1
-  done
-  fail "director did not start"
-}
-start_director
-URL=https://127.0.0.1:$DPORT
-FP=$(sed -n 's|^fogkeep-director: fleet CA sha256 \([0-9a-f]*\) .*|\1|p' "$WORK/director.out" | head -1)
+start_director "$WORK/director" --config "$WORK/director.yaml"
 NM=$("$DIRECTOR" --data-dir "$WORK/director" token create --role network-manager 2>/dev/null)
 AM=$("$DIRECTOR" --data-dir "$WORK/director" token create --role app-manager 2>/dev/null)
 # call TOKEN METHOD PATH [CURL ARGS...]: prints the status; the body goes to $WORK/body.
@@ -187,7 +168,7 @@ for _ in $(seq 1 600); do
 done
 [ "$(jq -r .state "$WORK/body")" = rolling ] || fail "expected the rollout between waves: $(cat "$WORK/body")"
 kill -KILL "$director_pid"; wait "$director_pid" 2>/dev/null || true
-start_director
+start_director "$WORK/director" --config "$WORK/director.yaml"  # on the same port
 wait_state "$D4" completed
 running_on_both 2.0.0
 

@@ -15,18 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 DDATA=$WORK/director
-"$DIRECTOR" --data-dir "$DDATA" --listen 127.0.0.1:0 >"$WORK/director.out" 2>"$WORK/director.err" &
-director_pid=$!
-DPORT=
-for _ in $(seq 1 100); do
-  DPORT=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' "$WORK/director.out")
-  [ -n "$DPORT" ] && break
-  kill -0 "$director_pid" 2>/dev/null || { cat "$WORK/director.err" >&2; fail "director exited"; }
-  sleep 0.1
-done
-[ -n "$DPORT" ] || fail "director did not report its address"
-URL=https://127.0.0.1:$DPORT
-CA=$DDATA/ca/ca.crt
+start_director "$DDATA"
 NM=$("$DIRECTOR" --data-dir "$DDATA" token create --role network-manager 2>/dev/null)
 AUDITOR=$("$DIRECTOR" --data-dir "$DDATA" token create --role auditor 2>/dev/null)
 TAG=sim-$$

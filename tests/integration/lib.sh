@@ -67,6 +67,65 @@ stop_daemon() {
   daemon_pid=
 }
 
+# A private fogkeep-director for a test: start_director DATA_DIR [FLAGS...] runs $DIRECTOR on
+# DATA_DIR with HTTPS on a free loopback port (or $DPORT when set, so that a restart keeps its
+# URL), appending its output to DATA_DIR.{out,err}; it returns once it listens, with
+# director_pid, DPORT, URL, FP (its fleet CA's SHA-256) and CA (DATA_DIR/ca/ca.crt) set.
+start_director() {
+  local data=$1 before
+  shift
+  before=$(grep -c '^fogkeep-director: listening on' "$data.out" 2>/dev/null || true)
+  "$DIRECTOR" --data-dir "$data" --listen "127.0.0.1:${DPORT:-0}" "$@" \
+    >>"$data.out" 2>>"$data.err" &
+  director_pid=$!
+  DPORT=
+  for _ in $(seq 1 200); do
+    DPORT=$(sed -n 's|^fogkeep-director: listening on https://127.0.0.1:\([0-9]*\) .*|\1|p' \
+      "$data.out" | sed -n "$((${before:-0} + 1))p")
+    [ -n "$DPORT" ] && break
+    kill -0 "$director_pid" 2>/dev/null || { cat "$data.err" >&2; fail "fogkeep-director exited"; }
+    sleep 0.1
+  done
+  [ -n "$DPORT" ] || fail "fogkeep-director did not report its address"
+  FP=$(sed -n 's|^fogkeep-director: fleet CA sha256 \([0-9a-f]*\) .*|\1|p' "$data.out" | tail -1)
+  [ ${#FP} -eq 64 ] || fail "fogkeep-director did not print its CA fingerprint"
+  URL=https://127.0.0.1:$DPORT
+  CA=$data/ca/ca.crt
+}
+
+# A software TPM 2.0 for a test: start_swtpm runs swtpm on two consecutive free loopback ports
+# (command, control) with its state in $WORK/tpm-state, and exports TPM2OPENSSL_TCTI, which
+# OpenSSL's tpm2 provider and so fogkeep use. Sets tpm_pid; stop_swtpm ends it (callers call
+# it from their cleanup trap).
+start_swtpm() {
+  local port
+  mkdir -p "$WORK/tpm-state"
+  tpm_pid=
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 30000))
+    swtpm socket --tpm2 --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
+      --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" --tpmstate dir="$WORK/tpm-state" \
+      --flags startup-clear >"$WORK/swtpm.log" 2>&1 &
+    tpm_pid=$!
+    for _ in $(seq 1 50); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+      kill -0 "$tpm_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$tpm_pid" 2>/dev/null && break
+    tpm_pid=
+  done
+  [ -n "$tpm_pid" ] || fail "swtpm did not start: $(cat "$WORK/swtpm.log")"
+  export TPM2OPENSSL_TCTI="swtpm:host=127.0.0.1,port=$port"
+}
+
+stop_swtpm() {
+  [ -n "${tpm_pid:-}" ] || return 0
+  kill "$tpm_pid" 2>/dev/null
+  wait "$tpm_pid" 2>/dev/null
+  tpm_pid=
+}
+
 
 # For tests that run apps under a private fogkeepd with real runc: skips (exit 77) without
 # root, runc or busybox-static; sets DATA and SOCK for start_daemon; lets the apps' user

@@ -10,34 +10,12 @@ command -v swtpm >/dev/null || { echo "SKIP: swtpm is not installed"; exit 77; }
 prepare_node_test
 APP=sss-tpm-$$
 tpm_pid=
-stop_tpm() {
-  [ -n "$tpm_pid" ] || return 0
-  kill "$tpm_pid" 2>/dev/null
-  wait "$tpm_pid" 2>/dev/null
-  tpm_pid=
-}
-trap 'remove_apps "$APP"; stop_tpm' EXIT
+trap 'remove_apps "$APP"; stop_swtpm' EXIT
 cd "$WORK"
 printf 'sss:\n  sealer: tpm\n' >>"$WORK/fogkeepd.yaml"
 
 # ---- a software TPM on two consecutive free loopback ports -----------------------------------
-mkdir -p tpm-state
-for _ in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 30000))
-  swtpm socket --tpm2 --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
-    --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" --tpmstate dir="$WORK/tpm-state" \
-    --flags startup-clear >"$WORK/swtpm.log" 2>&1 &
-  tpm_pid=$!
-  for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    kill -0 "$tpm_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$tpm_pid" 2>/dev/null && break
-  tpm_pid=
-done
-[ -n "$tpm_pid" ] || fail "swtpm did not start: $(cat "$WORK/swtpm.log")"
-export TPM2OPENSSL_TCTI="swtpm:host=127.0.0.1,port=$port"
+start_swtpm
 pass
 
 # ---- the sample app, its key-encryption key sealed by the TPM --------------------------------
@@ -78,7 +56,7 @@ pass
 
 # ---- without the TPM the store does not open, and fogkeepd says why --------------------------
 stop_daemon
-stop_tpm
+stop_swtpm
 rc=0
 "$FOGKEEPD" --config "$WORK/fogkeepd.yaml" --data-dir "$DATA" --listen none --socket "$SOCK" \
   ${FOGKEEP_SHIM:+--shim "$FOGKEEP_SHIM"} >"$WORK/notpm.out" 2>"$WORK/notpm.err" || rc=$?

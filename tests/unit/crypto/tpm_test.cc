@@ -42,6 +42,15 @@ bool Tpm2ProviderLoads() {
   return true;
 }
 
+// A key made in `tpm` instead of the suite's shared TPM, so that a test may stop that TPM.
+Result<TpmKey> GenerateIn(const testing::Swtpm& tpm) {
+  const std::string shared_tcti = ::getenv("TPM2OPENSSL_TCTI");
+  ::setenv("TPM2OPENSSL_TCTI", tpm.tcti().c_str(), 1);
+  Result<TpmKey> key = TpmKey::Generate();
+  ::setenv("TPM2OPENSSL_TCTI", shared_tcti.c_str(), 1);
+  return key;
+}
+
 // One swtpm for the suite, named by TPM2OPENSSL_TCTI while the suite runs.
 class TpmSigningKeyTest : public ::testing::Test {
  protected:
@@ -156,10 +165,7 @@ TEST_F(TpmSigningKeyTest, CopiesSignFromSeveralThreads) {
 TEST_F(TpmSigningKeyTest, SigningNeedsTheTpm) {
   testing::TempDir state;
   auto own_tpm = Must(testing::Swtpm::Start(state.path()), "start a second swtpm");
-  const std::string shared_tcti = ::getenv("TPM2OPENSSL_TCTI");
-  ::setenv("TPM2OPENSSL_TCTI", own_tpm->tcti().c_str(), 1);
-  auto tpm = TpmKey::Generate();
-  ::setenv("TPM2OPENSSL_TCTI", shared_tcti.c_str(), 1);
+  auto tpm = GenerateIn(*own_tpm);
   ASSERT_TRUE(tpm) << tpm.error().message();
   const PrivateKey key = Must(tpm->SigningKey(), "signing key");
   ASSERT_TRUE(key.Sign("while the TPM runs"));
@@ -288,10 +294,7 @@ TEST_P(TpmMutualTlsTest, ACertificateOfAnotherKeyIsRefused) {
 TEST_P(TpmMutualTlsTest, TheHandshakeFailsWithoutTheTpm) {
   testing::TempDir state;
   auto own_tpm = Must(testing::Swtpm::Start(state.path()), "start a second swtpm");
-  const std::string shared_tcti = ::getenv("TPM2OPENSSL_TCTI");
-  ::setenv("TPM2OPENSSL_TCTI", own_tpm->tcti().c_str(), 1);
-  auto tpm = TpmKey::Generate();
-  ::setenv("TPM2OPENSSL_TCTI", shared_tcti.c_str(), 1);
+  auto tpm = GenerateIn(*own_tpm);
   ASSERT_TRUE(tpm) << tpm.error().message();
   const PrivateKey key = Must(tpm->SigningKey(), "signing key");
   SslCtxPtr server = Server();
