@@ -190,6 +190,8 @@ class RolloutDriver {
 constexpr std::size_t kMaxConnections = 20'000;
 constexpr std::size_t kMinConnections = 256;
 constexpr std::size_t kSpareDescriptors = 512;
+// Below this, a mid-sized fleet is refused connections: worth a warning at start.
+constexpr std::size_t kFewConnections = 4096;
 
 int Serve(const DirectorConfig& config) {
   const sigset_t stop_signals = process::BlockStopSignals();
@@ -252,7 +254,7 @@ int Serve(const DirectorConfig& config) {
   options.limits.max_connections =
       std::clamp<std::size_t>(descriptors > kSpareDescriptors ? descriptors - kSpareDescriptors : 0,
                               kMinConnections, kMaxConnections);
-  if (options.limits.max_connections < kMaxConnections) {
+  if (options.limits.max_connections < kFewConnections) {
     log::Warn("the descriptor limit ({}) allows {} connections; raise it (LimitNOFILE) for more",
               descriptors, options.limits.max_connections);
   }
