@@ -127,11 +127,12 @@ inline ReadOutcome ReadUntilClosed(int fd, std::chrono::milliseconds timeout) {
   }
 }
 
-// Reads until `data` holds a complete response head ("\r\n\r\n") or `timeout` passes.
-inline std::string ReadHead(int fd, std::chrono::milliseconds timeout) {
+// Reads from `fd` until the data holds `needle` or `timeout` passes; returns what was read.
+inline std::string ReadUntilFound(int fd, std::string_view needle,
+                                  std::chrono::milliseconds timeout) {
   std::string data;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (data.find("\r\n\r\n") == std::string::npos) {
+  while (data.find(needle) == std::string::npos) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
@@ -143,6 +144,11 @@ inline std::string ReadHead(int fd, std::chrono::milliseconds timeout) {
     data.append(buf, static_cast<std::size_t>(n));
   }
   return data;
+}
+
+// Reads until the data holds a complete response head ("\r\n\r\n") or `timeout` passes.
+inline std::string ReadHead(int fd, std::chrono::milliseconds timeout) {
+  return ReadUntilFound(fd, "\r\n\r\n", timeout);
 }
 
 // One exchange of raw bytes with the Unix listener: sends `request`, half-closes, and returns

@@ -1369,24 +1369,6 @@ int SendOnUnix(const std::string& path, std::string_view request) {
   return fd;
 }
 
-// Reads from `fd` until `data` holds `needle` or `timeout` passes.
-std::string ReadUntilFound(int fd, std::string_view needle, std::chrono::milliseconds timeout) {
-  std::string data;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (data.find(needle) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  return data;
-}
-
 constexpr std::string_view kDeferredGet = "GET /deferred HTTP/1.1\r\nHost: x\r\n\r\n";
 
 TEST_F(ServerTest, DeferredResponseCompletedFromAnotherThreadIsDeliveredAndKeepsTheConnection) {
@@ -1456,7 +1438,7 @@ TEST_F(ServerTest, DeferredResponseOnUnixKeepsPipelinedRequestsInOrder) {
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(probes_->WaitParked(1, 10s));
   EXPECT_TRUE(probes_->Parked(0)->Complete(Response::Text("first")));
-  std::string both = ReadUntilFound(fd, "app a", 10s);
+  std::string both = test::ReadUntilFound(fd, "app a", 10s);
   const std::size_t first = both.find("first");
   const std::size_t second = both.find("app a");
   ASSERT_NE(first, std::string::npos) << both;
@@ -1466,7 +1448,7 @@ TEST_F(ServerTest, DeferredResponseOnUnixKeepsPipelinedRequestsInOrder) {
   ASSERT_TRUE(test::SendAll(fd, kDeferredGet));
   ASSERT_TRUE(probes_->WaitParked(2, 10s));
   EXPECT_TRUE(probes_->Parked(1)->Complete(Response::Text("third")));
-  EXPECT_NE(ReadUntilFound(fd, "third", 10s).find("third"), std::string::npos);
+  EXPECT_NE(test::ReadUntilFound(fd, "third", 10s).find("third"), std::string::npos);
   close(fd);
   EXPECT_EQ(probes_->Cancelled(), 0u);
 }
@@ -1553,16 +1535,16 @@ TEST_F(ServerTest, DeferredResponsesPastTheLimitAre503) {
   // The third is refused and cancelled, and its connection kept.
   int c = SendOnUnix(socket_path(), kDeferredGet);
   ASSERT_GE(c, 0);
-  EXPECT_EQ(test::StatusOf(ReadUntilFound(c, "}", 10s)), 503);
+  EXPECT_EQ(test::StatusOf(test::ReadUntilFound(c, "}", 10s)), 503);
   ASSERT_TRUE(probes_->WaitCancelled(1, 10s));
   EXPECT_TRUE(probes_->Parked(2)->Cancelled());
   // Once one is answered there is room again.
   EXPECT_TRUE(probes_->Parked(0)->Complete(Response::Text("one")));
-  EXPECT_EQ(test::StatusOf(ReadUntilFound(a, "one", 10s)), 200);
+  EXPECT_EQ(test::StatusOf(test::ReadUntilFound(a, "one", 10s)), 200);
   ASSERT_TRUE(test::SendAll(c, kDeferredGet));
   ASSERT_TRUE(probes_->WaitParked(4, 10s));
   EXPECT_TRUE(probes_->Parked(3)->Complete(Response::Text("four")));
-  EXPECT_EQ(test::StatusOf(ReadUntilFound(c, "four", 10s)), 200);
+  EXPECT_EQ(test::StatusOf(test::ReadUntilFound(c, "four", 10s)), 200);
   EXPECT_EQ(probes_->Cancelled(), 1u);
   close(a);
   close(b);
@@ -1580,7 +1562,7 @@ TEST_F(ServerTest, DeferredAnswersAreAuditedWhenComplete) {
   ASSERT_TRUE(probes_->WaitParked(1, 10s));
   EXPECT_TRUE(sink->Entries().empty());  // the handler has returned, but nothing is answered
   EXPECT_TRUE(probes_->Parked(0)->Complete(Response::Text("made", 201)));
-  EXPECT_EQ(test::StatusOf(ReadUntilFound(fd, "made", 10s)), 201);
+  EXPECT_EQ(test::StatusOf(test::ReadUntilFound(fd, "made", 10s)), 201);
   ASSERT_TRUE(sink->WaitEntries(1, 10s));
   EXPECT_EQ(sink->Entries()[0].kind, AuditEvent::Kind::kStateChange);
   EXPECT_EQ(sink->Entries()[0].status, 201);
