@@ -228,8 +228,10 @@ json::value ToJson(const DeviceApp& v) {
 }
 
 json::value ToJson(const NodeReport& v) {
-  return json::object{
+  json::object o{
       {"agent_version", v.agent_version}, {"health", v.health}, {"apps", Objects(v.apps)}};
+  if (!v.alerts.empty()) o["alerts"] = Objects(v.alerts);
+  return o;
 }
 
 json::value ToJson(const DeviceInfo& v) {
@@ -314,6 +316,7 @@ Status FromJson(const json::value& j, NodeReport* out) {
   r.String("agent_version", &out->agent_version);
   r.String("health", &out->health);
   r.Objects("apps", &out->apps);
+  r.Objects("alerts", &out->alerts);
   return r.status();
 }
 

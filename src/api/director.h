@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/alert.h"
 #include "core/error.h"
 
 namespace fogkeep::api {
@@ -49,6 +50,10 @@ struct NodeReport {
   std::string agent_version;
   std::string health = "ok";  // ok | degraded
   std::vector<DeviceApp> apps;
+  // Alerts the director has not acknowledged yet (a 2xx answer to a report acknowledges the
+  // ones it carried), oldest first, at most kMaxReportAlerts; the director keeps each
+  // (device, seq) once, so a report sent again after a crash adds nothing twice.
+  std::vector<AlertRecord> alerts;
 };
 
 // GET /api/v1/devices/{id}, and the items of GET /api/v1/devices.

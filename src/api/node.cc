@@ -1,5 +1,6 @@
 #include "api/node.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <utility>
@@ -7,6 +8,15 @@
 #include "api/object_reader.h"
 
 namespace fogkeep::api {
+
+bool IsAppId(std::string_view id) {
+  const auto lower_or_digit = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  if (id.empty() || id.size() > 63 || !lower_or_digit(id[0])) return false;
+  return std::ranges::all_of(
+      id, [&](char c) { return lower_or_digit(c) || c == '_' || c == '.' || c == '-'; });
+}
 namespace {
 
 namespace json = boost::json;

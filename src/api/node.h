@@ -19,6 +19,10 @@
 
 namespace fogkeep::api {
 
+// An app id as nodes name apps (in paths, container names and alert sources): 1 to 63 of
+// [a-z0-9_.-], starting with a letter or a digit.
+bool IsAppId(std::string_view id);
+
 // Times on the wire are Unix seconds.
 inline std::int64_t UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -9,7 +9,7 @@ namespace {
 constexpr std::array<std::string_view, 4> kRoles = {kRoleAdmin, kRoleAppManager,
                                                     kRoleNetworkManager, kRoleAuditor};
 
-constexpr std::array<PermissionInfo, 24> kPermissions = {{
+constexpr std::array<PermissionInfo, 26> kPermissions = {{
     {kPermissionAppsRead, "list apps, their state, logs, metrics and configuration"},
     {kPermissionAppsWrite, "install, upgrade, start, stop, validate, configure and remove apps"},
     {kPermissionStorageRead, "read apps' secure-storage records"},
@@ -29,6 +29,8 @@ constexpr std::array<PermissionInfo, 24> kPermissions = {{
     {kPermissionPoliciesRead, "read the fleet policies"},
     {kPermissionPoliciesWrite, "set the fleet policies (signatures, trust, capabilities)"},
     {kPermissionLogsRead, "read the platform's logs"},
+    {kPermissionAlertsRead, "read security alerts (a node's, the fleet's)"},
+    {kPermissionAlertsWrite, "post security alerts to a node (a host traffic sensor)"},
     {kPermissionAuditRead, "read the audit log"},
     {kPermissionUsersRead, "list local users and their roles"},
     {kPermissionUsersManage, "add, change and remove local users"},
@@ -47,18 +49,18 @@ const std::array<Grant, 3> kGrants = {{
       kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
       kPermissionDevicesRead, kPermissionCatalogRead, kPermissionCatalogWrite,
       kPermissionDeploymentsRead, kPermissionDeploymentsWrite, kPermissionPoliciesRead,
-      kPermissionSessionSelf}},
+      kPermissionAlertsRead, kPermissionSessionSelf}},
     {kRoleNetworkManager,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead,
       kPermissionPlatformWrite, kPermissionNetworkRead, kPermissionNetworkWrite, kPermissionEnroll,
       kPermissionLogsRead, kPermissionDevicesRead, kPermissionDevicesWrite, kPermissionCatalogRead,
       kPermissionDeploymentsRead, kPermissionPoliciesRead, kPermissionPoliciesWrite,
-      kPermissionSessionSelf}},
+      kPermissionAlertsRead, kPermissionAlertsWrite, kPermissionSessionSelf}},
     {kRoleAuditor,
      {kPermissionAppsRead, kPermissionMetricsRead, kPermissionPlatformRead, kPermissionNetworkRead,
       kPermissionLogsRead, kPermissionAuditRead, kPermissionUsersRead, kPermissionDevicesRead,
       kPermissionCatalogRead, kPermissionDeploymentsRead, kPermissionPoliciesRead,
-      kPermissionSessionSelf}},
+      kPermissionAlertsRead, kPermissionSessionSelf}},
 }};
 
 }  // namespace

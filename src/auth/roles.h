@@ -7,11 +7,12 @@
 //   admin            every permission, including any not listed below
 //   app-manager      install, upgrade, start/stop, validate and monitor apps; the apps' secure
 //                    storage; the fleet's catalog and deployments; sees platform settings,
-//                    networks (to attach apps to them), devices and fleet policies
+//                    networks (to attach apps to them), devices, fleet policies and alerts
 //   network-manager  node provisioning: interfaces and networks, platform settings (trust,
 //                    policy), enrollment, platform start/stop, platform logs; the fleet's
-//                    devices (tags, decommissioning) and fleet policies; sees apps, the
-//                    catalog and deployments
+//                    devices (tags, decommissioning) and fleet policies; a host traffic
+//                    sensor's alerts (watching the network is this role's work); sees apps,
+//                    the catalog and deployments
 //   auditor          read-only: everything that is *.read except the apps' secure storage
 //                    (secrets are not evidence), including the audit log and the user list
 //
@@ -50,6 +51,8 @@ inline constexpr std::string_view kPermissionDeploymentsWrite = "deployments.wri
 inline constexpr std::string_view kPermissionPoliciesRead = "policies.read";
 inline constexpr std::string_view kPermissionPoliciesWrite = "policies.write";
 inline constexpr std::string_view kPermissionLogsRead = "logs.read";
+inline constexpr std::string_view kPermissionAlertsRead = "alerts.read";
+inline constexpr std::string_view kPermissionAlertsWrite = "alerts.write";
 inline constexpr std::string_view kPermissionAuditRead = "audit.read";
 inline constexpr std::string_view kPermissionUsersRead = "users.read";
 inline constexpr std::string_view kPermissionUsersManage = "users.manage";

@@ -29,6 +29,7 @@ int Run(int argc, char** argv) {
   AddStorageCommands(app);
   AddLoginCommands(app);
   AddFleetCommands(app);
+  AddAlertCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,7 +12,7 @@ namespace fogkeep::cli {
 int Run(int argc, char** argv);
 
 // Registration of each subcommand group (pki.cc, package.cc, app.cc, node.cc, audit.cc,
-// storage.cc, login.cc, fleet.cc).
+// storage.cc, login.cc, fleet.cc, alerts.cc).
 void AddPkiCommands(CLI::App& app);
 void AddPackageCommands(CLI::App& app);
 void AddAppCommands(CLI::App& app);
@@ -21,5 +21,6 @@ void AddAuditCommands(CLI::App& app);
 void AddStorageCommands(CLI::App& app);
 void AddLoginCommands(CLI::App& app);  // login, logout
 void AddFleetCommands(CLI::App& app);  // fleet: the director
+void AddAlertCommands(CLI::App& app);  // alerts.cc: alerts (and fleet alerts, from fleet.cc)
 
 }  // namespace fogkeep::cli

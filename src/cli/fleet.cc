@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/director.h"
+#include "cli/alerts.h"
 #include "cli/cli.h"
 #include "cli/fleet_client.h"
 #include "cli/login.h"
@@ -831,7 +832,7 @@ void AddFleetCommands(CLI::App& app) {
   CLI::App* fleet = app.add_subcommand(
       "fleet",
       "Manage a fleet of nodes through fogkeep-director: devices, tags, enrollment tokens, the "
-      "package catalog, fleet policies and deployments");
+      "package catalog, fleet policies, deployments and the devices' security alerts");
   fleet->require_subcommand(1);
   AddLoginCommands(*fleet, ServerKind::kDirector);
   AddDeviceCommands(fleet, args);
@@ -839,6 +840,7 @@ void AddFleetCommands(CLI::App& app) {
   AddCatalogCommands(fleet, args);
   AddPolicyCommands(fleet, args);
   AddDeployCommands(fleet, args);
+  AddFleetAlertCommand(*fleet);
   // Set last: subcommands created after it would inherit it.
   fleet->footer(
       "Every command takes --director https://host:9443 (or FOGKEEP_DIRECTOR; default: the one "

@@ -1,13 +1,16 @@
 #include "director/routes.h"
 
 #include <charconv>
+#include <limits>
 
 #include "access/audit_api.h"
 #include "access/auth_token.h"
+#include "api/alert.h"
 #include "api/director.h"
 #include "api/est.h"
 #include "api/node.h"
 #include "auth/roles.h"
+#include "core/log.h"
 #include "crypto/hash.h"
 #include "director/device_auth.h"
 
@@ -19,7 +22,11 @@ using net::Request;
 using net::Response;
 using net::RouteOptions;
 
-constexpr std::size_t kMaxReportBytes = 256 << 10;
+// A report carries up to api::kMaxReportAlerts alerts, about 1 MiB of them (node/alerts/
+// forwarding.h), beside the apps.
+constexpr std::size_t kMaxReportBytes = 2 << 20;
+constexpr std::int64_t kMaxAlertListLimit = 1000;
+constexpr std::int64_t kDefaultAlertListLimit = 100;
 
 std::string_view StatusName(DeviceStatus status) {
   return status == DeviceStatus::kEnrolled ? "enrolled" : "decommissioned";
@@ -192,7 +199,11 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
   }
 
   Result<Response> Report(Request& request) {
-    const api::NodeReport report = FK_TRY(api::FromJsonText<api::NodeReport>(request.body));
+    api::NodeReport report = FK_TRY(api::FromJsonText<api::NodeReport>(request.body));
+    // The alerts first: a failure leaves the report unacknowledged, and the node sends both
+    // again. They are kept on their own, not in the device's last report.
+    FK_TRY(RecordAlerts(request.principal->id, report.alerts));
+    report.alerts.clear();
     DeviceReport indexed{.agent_version = report.agent_version,
                          .health = report.health,
                          .report_json = api::ToJsonText(report),
@@ -201,6 +212,59 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
     FK_TRY(s_.store->RecordReport(request.principal->id, indexed));
     FK_TRY(s_.rollouts->OnReport(request.principal->id, report));
     return NoContent();
+  }
+
+  // Keeps a report's alerts. The node checked each when it took it; one that fails the same
+  // check here (a node of another version, or one that misbehaves) is left out and logged,
+  // so that it cannot hold back every report after it.
+  Status RecordAlerts(const std::string& device, const std::vector<api::AlertRecord>& records) {
+    if (records.empty()) return {};
+    if (records.size() > api::kMaxReportAlerts) {
+      return Fail(ErrorCode::kLimit,
+                  "a report carries at most " + std::to_string(api::kMaxReportAlerts) + " alerts");
+    }
+    std::vector<FleetAlert> alerts;
+    std::size_t refused = 0;
+    std::string reason;
+    for (const api::AlertRecord& record : records) {
+      Result<api::Alert> alert = api::ParseAlertText(record.alert_json);
+      Status source = api::CheckAlertSource(record.source);
+      if (!alert || !source || record.seq < 1) {
+        ++refused;
+        if (reason.empty()) {
+          reason = !alert    ? alert.error().message()
+                   : !source ? source.error().message()
+                             : "seq must be positive";
+        }
+        continue;
+      }
+      alerts.push_back(FleetAlert{.id = 0,
+                                  .device_id = device,
+                                  .seq = record.seq,
+                                  .received_at = record.received_at,
+                                  .source = record.source,
+                                  .detector = alert->detector,
+                                  .severity = alert->severity,
+                                  .alert_json = std::move(alert->json)});
+    }
+    if (refused > 0) {
+      log::Warn("device {}: {} alert(s) of its report left out: {}", device, refused, reason);
+    }
+    FK_TRY(s_.store->RecordAlerts(device, alerts, s_.alerts_per_device));
+    return {};
+  }
+
+  Result<Response> ListAlerts(Request& request) {
+    AlertFilter filter = FK_TRY(ParseAlertFilter(request));
+    if (auto device = request.Query("device")) filter.device_id = std::string(*device);
+    if (auto tag = request.Query("tag")) filter.tag = std::string(*tag);
+    return AlertAnswer(filter);
+  }
+
+  Result<Response> DeviceAlerts(Request& request) {
+    AlertFilter filter = FK_TRY(ParseAlertFilter(request));
+    filter.device_id = FK_TRY(Find(request)).id;
+    return AlertAnswer(filter);
   }
 
   Result<Response> CreateToken(Request& request) {
@@ -367,6 +431,39 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
     return out;
   }
 
+  static Result<AlertFilter> ParseAlertFilter(const Request& request) {
+    AlertFilter filter{.limit = kDefaultAlertListLimit};
+    if (auto since = request.Query("since")) {
+      filter.since = FK_TRY(
+          api::ParseAlertQueryNumber("since", *since, 0, std::numeric_limits<std::int64_t>::max()));
+    }
+    if (auto limit = request.Query("limit")) {
+      filter.limit = FK_TRY(api::ParseAlertQueryNumber("limit", *limit, 1, kMaxAlertListLimit));
+    }
+    if (auto detector = request.Query("detector")) {
+      FK_TRY(api::CheckDetector(*detector));
+      filter.detector = std::string(*detector);
+    }
+    if (auto severity = request.Query("min_severity")) {
+      filter.min_severity = FK_TRY(api::ParseAlertQueryNumber("min_severity", *severity, 1, 3));
+    }
+    return filter;
+  }
+
+  Result<Response> AlertAnswer(const AlertFilter& filter) {
+    api::AlertList list;
+    for (FleetAlert& a : FK_TRY(s_.store->ListAlerts(filter))) {
+      list.alerts.push_back(api::AlertRecord{.id = a.id,
+                                             .device = std::move(a.device_id),
+                                             .seq = a.seq,
+                                             .received_at = a.received_at,
+                                             .source = std::move(a.source),
+                                             .alert_json = std::move(a.alert_json)});
+    }
+    list.next = list.alerts.empty() ? filter.since.value_or(0) : list.alerts.back().id;
+    return net::JsonResponse(list);
+  }
+
   Result<Device> Find(const Request& request) {
     const std::string id(request.Param("id"));
     std::optional<Device> device = FK_TRY(s_.store->FindDevice(id));
@@ -422,6 +519,10 @@ Status RegisterDirectorRoutes(net::Router& router, const DirectorServices& servi
                     bind(&DirectorApi::ListDevices)));
   FK_TRY(router.Add(Method::kGet, "/api/v1/devices/{id}", with(auth::kPermissionDevicesRead),
                     bind(&DirectorApi::GetDevice)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/devices/{id}/alerts", with(auth::kPermissionAlertsRead),
+                    bind(&DirectorApi::DeviceAlerts)));
+  FK_TRY(router.Add(Method::kGet, "/api/v1/alerts", with(auth::kPermissionAlertsRead),
+                    bind(&DirectorApi::ListAlerts)));
   FK_TRY(router.Add(Method::kPatch, "/api/v1/devices/{id}",
                     with(auth::kPermissionDevicesWrite, "device.update"),
                     bind(&DirectorApi::UpdateDevice)));

@@ -8,7 +8,13 @@
 //   POST   /.well-known/est/simplereenroll       node.self   renewal over mutual TLS
 //   GET    /api/v1/node/desired                  node.self   DesiredState; ETag; If-None-Match
 //                                                            + ?wait=S long-polls (304)
-//   POST   /api/v1/node/report                   node.self   NodeReport → 204
+//   POST   /api/v1/node/report                   node.self   NodeReport → 204; its alerts are
+//                                                            kept per device, each (device,
+//                                                            seq) once
+//   GET    /api/v1/alerts                        alerts.read ?device=&tag=&detector=
+//                                                            &min_severity=&since=&limit= →
+//                                                            AlertList (api/alert.h)
+//   GET    /api/v1/devices/{id}/alerts           alerts.read the same for one device
 //   POST   /api/v1/enrollment-tokens             enroll      EnrollmentTokenRequest → 201
 //   GET    /api/v1/enrollment-tokens             enroll
 //   DELETE /api/v1/enrollment-tokens/{id}        enroll      → 204
@@ -67,6 +73,8 @@ struct DirectorServices {
   std::string version = "0.1.0";
   // Package uploads larger than this are refused with 413 (they are held in memory).
   std::uint64_t max_package_bytes = 256ull << 20;
+  // Alerts kept per device; older ones are pruned as new ones arrive.
+  std::int64_t alerts_per_device = 10'000;
   // The longest a node's long-poll waits for its desired state to change.
   std::chrono::seconds max_poll_wait{60};
   Clock clock = SystemNow;

@@ -1,8 +1,9 @@
 // FleetStore: everything the director keeps — enrollment tokens, devices, revoked node
 // certificates, the catalog of signed packages, fleet policies, deployments and their
-// per-device progress — behind one interface, so the rest of the director never knows whether
-// it runs on embedded SQLite (one machine) or on PostgreSQL (several replicas sharing one
-// database). Both back-ends pass tests/unit/director_store/store_conformance.h.
+// per-device progress, the devices' security alerts — behind one interface, so the rest of
+// the director never knows whether it runs on embedded SQLite (one machine) or on PostgreSQL
+// (several replicas sharing one database). Both back-ends pass
+// tests/unit/director_store/store_conformance.h.
 //
 // Contracts every back-end keeps:
 // - Each method is atomic: all of it is durable when it returns OK, or none of it is.
@@ -124,6 +125,30 @@ struct DeploymentTarget {
   std::int64_t updated_at = 0;
 };
 
+// A security alert a device reported (api/alert.h), kept per device.
+struct FleetAlert {
+  // Assigned by the store: fleet-wide, increasing in the order the alerts were committed, so a
+  // reader that pages with `since` never skips one that another replica committed meanwhile.
+  std::int64_t id = 0;
+  std::string device_id;
+  std::int64_t seq = 0;          // the device's own, unique per device
+  std::int64_t received_at = 0;  // when the device accepted it
+  std::string source;            // an app id, or "host"
+  std::string detector;
+  std::int64_t severity = 0;  // 1 high, 2 medium, 3 low
+  std::string alert_json;
+};
+
+struct AlertFilter {
+  std::optional<std::string> device_id;
+  std::optional<std::string> tag;  // alerts of devices carrying this tag
+  std::optional<std::string> detector;
+  std::optional<std::int64_t> min_severity;  // at least this severe: severity <= min_severity
+  // Set: the alerts with id > since, oldest first. Unset: the newest `limit`, oldest first.
+  std::optional<std::int64_t> since;
+  std::int64_t limit = 100;
+};
+
 class FleetStore {
  public:
   virtual ~FleetStore() = default;
@@ -214,6 +239,17 @@ class FleetStore {
   virtual Status SetTargetState(const std::string& deployment_id, const std::string& device_id,
                                 const std::string& state, const std::string& detail,
                                 std::int64_t now) = 0;
+
+  // --- alerts
+  // Stores those of `alerts` (all of `device_id`; their id and device_id are ignored) whose
+  // (device, seq) the store does not hold yet, each with the next fleet-wide id, then removes
+  // the device's alerts beyond its newest `keep_per_device`; one transaction. Returns how many
+  // were new. kNotFound when there is no such device.
+  virtual Result<std::int64_t> RecordAlerts(const std::string& device_id,
+                                            const std::vector<FleetAlert>& alerts,
+                                            std::int64_t keep_per_device) = 0;
+  // Ordered by id; every filter field that is set must hold.
+  virtual Result<std::vector<FleetAlert>> ListAlerts(const AlertFilter& filter) = 0;
 
   // --- coordination between replicas
   // Takes or renews the lease `name` for `holder` until now + ttl_seconds, if it is free,

@@ -9,6 +9,7 @@
 // so every ordered list comes back in the same order whichever database holds it.
 #include <algorithm>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -21,7 +22,7 @@ namespace {
 
 // --- schema
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 
 // Version 1 of the schema, for both dialects: `{text}` is a text column that sorts byte-wise,
 // `{bytes}` a binary one. It runs in one schema transaction (SqlDb::InSchemaTransaction), so
@@ -115,6 +116,27 @@ CREATE TABLE IF NOT EXISTS leases(
   name {text} PRIMARY KEY,
   holder {text} NOT NULL,
   expires_at BIGINT NOT NULL);
+)sql";
+
+// Version 2 adds the devices' security alerts. `alert_counter` hands out their fleet-wide ids:
+// a writer holds its row until it commits, so ids increase in commit order on both back-ends
+// (a PostgreSQL sequence would not: its values are taken outside the transaction).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE IF NOT EXISTS alert_counter(
+  id BIGINT PRIMARY KEY,
+  value BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS device_alerts(
+  id BIGINT PRIMARY KEY,
+  device_id {text} NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL,
+  received_at BIGINT NOT NULL,
+  source {text} NOT NULL,
+  detector {text} NOT NULL,
+  severity BIGINT NOT NULL,
+  alert_json {text} NOT NULL,
+  UNIQUE (device_id, seq));
+CREATE INDEX IF NOT EXISTS device_alerts_by_device ON device_alerts(device_id, id);
+CREATE INDEX IF NOT EXISTS device_alerts_by_detector ON device_alerts(detector, id);
 )sql";
 
 // The schema text with the dialect's column types in place of the placeholders.
@@ -334,9 +356,18 @@ class SqlFleetStore final : public FleetStore {
                                               " this director knows: upgrade the director");
       }
       if (version == kSchemaVersion) return {};
-      FK_TRY(tx.ExecScript(SchemaFor(kSchemaV1, db_->dialect())));
-      FK_TRY(tx.Exec(
-          "INSERT INTO fleet_generation(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING"));
+      // Each step from the version found to the next, in one transaction: a database of an
+      // older director is migrated in place, a new one gets every step.
+      if (version < 1) {
+        FK_TRY(tx.ExecScript(SchemaFor(kSchemaV1, db_->dialect())));
+        FK_TRY(tx.Exec(
+            "INSERT INTO fleet_generation(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING"));
+      }
+      if (version < 2) {
+        FK_TRY(tx.ExecScript(SchemaFor(kSchemaV2, db_->dialect())));
+        FK_TRY(tx.Exec(
+            "INSERT INTO alert_counter(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING"));
+      }
       FK_TRY(
           tx.Exec("INSERT INTO schema_version(id, version) VALUES(1, ?) "
                   "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
@@ -859,6 +890,127 @@ class SqlFleetStore final : public FleetStore {
       }
       return {};  // already in that state
     });
+  }
+
+  // --- alerts
+
+  Result<std::int64_t> RecordAlerts(const std::string& device_id,
+                                    const std::vector<FleetAlert>& alerts,
+                                    std::int64_t keep_per_device) override {
+    if (keep_per_device < 1) {
+      return Fail(ErrorCode::kInvalidInput, "record alerts: keep at least one alert per device");
+    }
+    FK_TRY_CTX(CheckKeys("device id", {device_id}), "record alerts");
+    for (const FleetAlert& alert : alerts) {
+      FK_TRY_CTX(CheckKeys("an alert's source or detector", {alert.source, alert.detector}),
+                 "record alerts");
+    }
+    std::int64_t added = 0;
+    FK_TRY(Write("record alerts", [&](SqlTx& tx) -> Status {
+      added = 0;
+      if (!FK_TRY(Exists(tx, "SELECT 1 FROM devices WHERE id = ?", {device_id}))) {
+        return Fail(ErrorCode::kNotFound, "no device " + device_id);
+      }
+      if (alerts.empty()) return {};
+      const auto [low, high] = std::ranges::minmax(alerts, {}, &FleetAlert::seq);
+      std::set<std::int64_t> held;
+      FK_TRY(tx.Query("SELECT seq FROM device_alerts WHERE device_id = ? AND seq >= ? AND seq <= ?",
+                      {device_id, low.seq, high.seq}, [&](const SqlRow& row) -> Status {
+                        held.insert(row.Int(0));
+                        return {};
+                      }));
+      std::vector<const FleetAlert*> fresh;
+      for (const FleetAlert& alert : alerts) {
+        if (held.insert(alert.seq).second) fresh.push_back(&alert);
+      }
+      if (fresh.empty()) return {};
+      const auto count = static_cast<std::int64_t>(fresh.size());
+      std::int64_t last = 0;
+      FK_TRY(tx.Query("UPDATE alert_counter SET value = value + ? WHERE id = 1 RETURNING value",
+                      {count}, [&](const SqlRow& row) -> Status {
+                        last = row.Int(0);
+                        return {};
+                      }));
+      if (last == 0) return Fail(ErrorCode::kInternal, "the alert counter row is missing");
+      std::int64_t id = last - count + 1;
+      // A few rows per statement: one round trip each on PostgreSQL, well under either
+      // database's limit of parameters.
+      constexpr std::size_t kRowsPerInsert = 50;
+      for (std::size_t start = 0; start < fresh.size(); start += kRowsPerInsert) {
+        std::string sql =
+            "INSERT INTO device_alerts(id, device_id, seq, received_at, source, detector, "
+            "severity, alert_json) VALUES";
+        SqlParams params;
+        const std::size_t end = std::min(fresh.size(), start + kRowsPerInsert);
+        for (std::size_t i = start; i < end; ++i) {
+          const FleetAlert& a = *fresh[i];
+          sql += i == start ? " (?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?)";
+          params.insert(params.end(), {id++, device_id, a.seq, a.received_at, a.source, a.detector,
+                                       a.severity, a.alert_json});
+        }
+        // Another replica may have stored the same alert meanwhile (a node retrying on it):
+        // keep that one; the id left unused is a harmless gap.
+        sql += " ON CONFLICT (device_id, seq) DO NOTHING";
+        FK_TRY(tx.Exec(sql, params));
+      }
+      FK_TRY(tx.Exec(
+          "DELETE FROM device_alerts WHERE device_id = ? AND id <= (SELECT id FROM device_alerts "
+          "WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+          {device_id, device_id, keep_per_device}));
+      added = count;
+      return {};
+    }));
+    return added;
+  }
+
+  Result<std::vector<FleetAlert>> ListAlerts(const AlertFilter& filter) override {
+    std::string where = " WHERE 1 = 1";
+    SqlParams params;
+    if (filter.since) {
+      where += " AND a.id > ?";
+      params.push_back(*filter.since);
+    }
+    if (filter.device_id) {
+      where += " AND a.device_id = ?";
+      params.push_back(*filter.device_id);
+    }
+    if (filter.tag) {
+      where +=
+          " AND EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = a.device_id AND t.tag = ?)";
+      params.push_back(*filter.tag);
+    }
+    if (filter.detector) {
+      where += " AND a.detector = ?";
+      params.push_back(*filter.detector);
+    }
+    if (filter.min_severity) {
+      where += " AND a.severity <= ?";
+      params.push_back(*filter.min_severity);
+    }
+    params.push_back(std::max<std::int64_t>(filter.limit, 0));
+    // Without a cursor the newest are wanted: read newest first, then turn them around.
+    const bool newest = !filter.since;
+    std::vector<FleetAlert> out;
+    FK_TRY(Read("list alerts", [&](SqlTx& tx) -> Status {
+      out.clear();
+      return tx.Query(
+          "SELECT a.id, a.device_id, a.seq, a.received_at, a.source, a.detector, a.severity, "
+          "a.alert_json FROM device_alerts a" +
+              where + (newest ? " ORDER BY a.id DESC" : " ORDER BY a.id") + " LIMIT ?",
+          params, [&](const SqlRow& row) -> Status {
+            out.push_back(FleetAlert{.id = row.Int(0),
+                                     .device_id = row.Text(1),
+                                     .seq = row.Int(2),
+                                     .received_at = row.Int(3),
+                                     .source = row.Text(4),
+                                     .detector = row.Text(5),
+                                     .severity = row.Int(6),
+                                     .alert_json = row.Text(7)});
+            return {};
+          });
+    }));
+    if (newest) std::ranges::reverse(out);
+    return out;
   }
 
   // --- coordination

@@ -13,6 +13,7 @@
 //   platform.write  PUT /api/v1/platform/trust, /api/v1/platform/policy
 //   metrics.read    GET /metrics
 //   audit.read      GET /api/v1/audit (node/audit_api.h)
+//   alerts.read     GET /api/v1/alerts; alerts.write POST /api/v1/alerts (node/alerts/routes.h)
 // GET /healthz is public.
 #pragma once
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "api/node.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "node/runtime/app_spec.h"
@@ -39,18 +40,6 @@ std::int64_t Now() { return static_cast<std::int64_t>(::time(nullptr)); }
 bool Exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-bool ValidAppId(std::string_view id) {
-  if (id.empty() || id.size() > 63) return false;
-  if (!std::islower(static_cast<unsigned char>(id[0])) &&
-      !std::isdigit(static_cast<unsigned char>(id[0]))) {
-    return false;
-  }
-  return std::ranges::all_of(id, [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) ||
-           std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-  });
 }
 
 // The app id IOx-style from a descriptor name: lowercase, spaces become '-', anything outside
@@ -187,6 +176,8 @@ Status Apps::Init() {
   if (!store_) store_ = FK_TRY(OpenSqliteAppStore(d + "/state.db"));
   network_ = config_.network;
   if (!network_) network_ = MakeNoNetworkProvider();
+  FK_TRY(ValidateMonitorPortSettings(config_.network_monitor));
+  monitor_port_ = FK_TRY(MonitorPort::Open(d + "/monitor", config_.network_monitor.interface));
   runtime::RuntimeOptions options;
   options.binary = config_.runtime_binary;
   options.root = d + "/runtime";
@@ -306,6 +297,11 @@ Result<AppInfo> Apps::ToInfo(const AppRecord& r) const {
     auto network = network_->Describe(r.id, *d);
     info.network = std::move(network.description);
     info.ports = std::move(network.ports);
+    if (d->resources.network_monitor) {
+      info.network = config_.network_monitor.interface.empty()
+                         ? "monitor (not granted)"
+                         : "monitor " + config_.network_monitor.interface;
+    }
   }
   if (!r.last_exit_json.empty()) {
     if (auto rec = runtime::ParseExitRecord(r.last_exit_json)) {
@@ -379,6 +375,9 @@ void Apps::CleanupContainer(const std::string& id) {
   if (auto st = network_->Detach(id); !st) {
     log::Warn("app {}: release network: {}", id, st.error().message());
   }
+  if (auto st = monitor_port_->Detach(id); !st) {
+    log::Warn("app {}: return the monitor interface: {}", id, st.error().message());
+  }
 }
 
 std::optional<runtime::ExitRecord> Apps::StopContainer(const std::string& id) {
@@ -447,6 +446,12 @@ Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r, bool att
   placement.data_dir = DataDir(r.id);
   placement.ids = runtime::IdRange{UidBase(r.slot), runtime::kAppIdRangeSize};
   placement.netns_path = attachment.netns_path;
+  if (descriptor.resources.network_monitor) {
+    // ValidateDescriptor keeps network-monitor apart from interfaces and host networking, so
+    // the attachment above prepared nothing.
+    placement.netns_path = monitor_port_->NetnsPath(r.id);
+    placement.userns_path = monitor_port_->UsernsPath(r.id);
+  }
   EndpointMounts endpoints;
   if (config_.endpoints) {
     endpoints = FK_TRY_CTX(config_.endpoints->Prepare(r.id, placement.ids), "app " + r.id);
@@ -460,8 +465,14 @@ Result<runtime::ContainerSpec> Apps::WriteBundleFor(const AppRecord& r, bool att
   node_policy.allowed_capabilities = policy.allowed_capabilities;
   node_policy.limit_swap = cgroups_ ? cgroups_->SupportsSwapLimit() : false;
   node_policy.cgroup_parent = config_.cgroup_parent;
+  node_policy.monitor_interface = config_.network_monitor.interface;
+  node_policy.monitor_apps = config_.network_monitor.apps;
+  // Refuses what the policy does not grant before anything is lent.
   auto spec = FK_TRY_CTX(runtime::ContainerSpecFromDescriptor(descriptor, placement, node_policy),
                          "app " + r.id);
+  if (attach_network && descriptor.resources.network_monitor) {
+    FK_TRY_CTX(monitor_port_->Attach(r.id, placement.ids), "app " + r.id);
+  }
   if (attachment.mode == runtime::NetworkMode::kHost) spec.network = runtime::NetworkMode::kHost;
 
   // fogkeep's own platform variables win over app.env, like IOx's CAF_APP_*.
@@ -521,7 +532,7 @@ Status Apps::StartContainer(const AppRecord& r) {
 // Lifecycle
 
 Result<AppInfo> Apps::Install(package::ByteSource& source, const InstallOptions& options) {
-  if (!options.app_id.empty() && !ValidAppId(options.app_id)) {
+  if (!options.app_id.empty() && !api::IsAppId(options.app_id)) {
     return Fail(ErrorCode::kInvalidInput,
                 "app id '" + options.app_id +
                     "' must be 1-63 characters of [a-z0-9_.-] starting with a letter or digit");
@@ -577,7 +588,7 @@ Result<AppInfo> Apps::Install(package::ByteSource& source, const InstallOptions&
   if (!verified) return abandon(verified.error().With("install"));
   const auto& descriptor = *verified->report.descriptor;
   id = options.app_id.empty() ? DeriveAppId(descriptor.name) : options.app_id;
-  if (!ValidAppId(id)) {
+  if (!api::IsAppId(id)) {
     return abandon(Error(
         ErrorCode::kInvalidInput,
         "install: cannot derive an app id from the name '" + descriptor.name + "'; give one"));
@@ -1122,6 +1133,9 @@ Status Apps::RemoveOrphans() {
   }
   if (auto st = network_->Reconcile(attached); !st) {
     log::Warn("recovery: releasing networks: {}", st.error().message());
+  }
+  if (auto st = monitor_port_->Reconcile(attached); !st) {
+    log::Warn("recovery: returning the monitor interface: {}", st.error().message());
   }
   for (const auto& name : fs::ListDir(StagingRoot()))
     (void)fs::RemoveTree(StagingRoot() + "/" + name);

@@ -11,6 +11,7 @@
 //   apps/<id>/bundle/        config.json
 //   apps/<id>/state/         the shim's state dir: shim.pid, app.log, exit.json, ...
 //   runtime/                 the OCI runtime's --root
+//   monitor/                 the monitor port's holder and pinned namespaces (monitor_port.h)
 //
 // The app's configuration (package_config.ini, or what SetConfig stored) is copied into
 // /data/package_config.ini at every start, owned by the app's root: FOGKEEP_APP_CONFIG_FILE
@@ -41,6 +42,7 @@
 #include "core/fs.h"
 #include "node/app_endpoints.h"
 #include "node/app_service.h"
+#include "node/monitor_port.h"
 #include "node/network.h"
 #include "node/runtime/cgroups.h"
 #include "node/runtime/oci_runtime.h"
@@ -77,6 +79,9 @@ struct AppsConfig {
   std::shared_ptr<NetworkProvider> network;
   // Services mounted into every app (the secure-storage socket); null: none.
   std::shared_ptr<AppEndpoints> endpoints;
+  // The monitor port lent to an app asking for network-monitor (node/monitor_port.h), its
+  // state under monitor/; none by default.
+  MonitorPortSettings network_monitor;
 };
 
 class Apps final : public AppService {
@@ -176,6 +181,7 @@ class Apps final : public AppService {
   fs::UniqueFd data_dir_lock_;       // held for the service's lifetime (data_dir/lock)
   std::shared_ptr<AppStore> store_;  // internally synchronised
   std::shared_ptr<NetworkProvider> network_;
+  std::unique_ptr<MonitorPort> monitor_port_;  // internally synchronised
   std::unique_ptr<runtime::OciRuntime> runtime_;
   std::unique_ptr<runtime::Cgroups> cgroups_;
 

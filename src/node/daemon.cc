@@ -27,6 +27,7 @@
 #include "crypto/keys.h"
 #include "crypto/x509.h"
 #include "net/server.h"
+#include "node/alerts/routes.h"
 #include "node/apps.h"
 #include "node/director_link.h"
 #include "node/routes.h"
@@ -41,6 +42,7 @@ constexpr std::uint32_t kMaxFirstSlot = 60000;
 
 std::string AddrFile(const std::string& data_dir) { return data_dir + "/fogkeepd.addr"; }
 std::string AuditFile(const std::string& data_dir) { return data_dir + "/audit.log"; }
+std::string AlertsFile(const std::string& data_dir) { return data_dir + "/alerts.db"; }
 
 bool Disabled(const std::string& value) { return value.empty() || value == "none"; }
 
@@ -113,6 +115,11 @@ Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig confi
     }
     if (key == "director") {
       config.director = FK_TRY_CTX(ParseDirectorSettings(value, config.director), path);
+      continue;
+    }
+    if (key == "network-monitor") {
+      config.network_monitor =
+          FK_TRY_CTX(ParseMonitorPortSettings(value, config.network_monitor), path);
       continue;
     }
     if (!value.IsScalar()) return Fail(ErrorCode::kInvalidInput, where + " must be a scalar");
@@ -199,11 +206,20 @@ int Serve(const DaemonConfig& config) {
   apps_config.runtime = config.runtime;
   apps_config.cgroup_parent = config.cgroup_parent;
   apps_config.first_slot = config.first_slot;
+  apps_config.network_monitor = config.network_monitor;
   Result<std::shared_ptr<NetworkProvider>> network =
       MakeNetworkProvider(config.network, config.data_dir);
   if (!network) return Failed(network.error());
   apps_config.network = std::move(*network);
-  // The apps' secure storage: its store, and a socket per app mounted into its container.
+  // Security alerts from the apps (their sockets) and a host sensor (the node API), kept in
+  // data-dir/alerts.db until the director holds them.
+  Result<std::unique_ptr<alerts::AlertStore>> alert_store =
+      alerts::OpenSqliteAlertStore(AlertsFile(config.data_dir));
+  if (!alert_store) return Failed(alert_store.error());
+  auto alert_intake = std::make_shared<alerts::AlertIntake>(
+      std::shared_ptr<alerts::AlertStore>(std::move(*alert_store)));
+  // The apps' secure storage: its store, and a socket per app mounted into its container,
+  // which also takes the app's alerts.
   std::shared_ptr<sss::StorageServices> storage;
   std::shared_ptr<sss::AppSockets> app_sockets;
   if (config.sss.enabled) {
@@ -211,8 +227,10 @@ int Serve(const DaemonConfig& config) {
         sss::OpenStorage(config.sss, config.data_dir);
     if (!opened_storage) return Failed(opened_storage.error());
     storage = std::move(*opened_storage);
-    Result<std::unique_ptr<sss::AppSockets>> sockets =
-        sss::AppSockets::Start(sss::SocketsRoot(config.data_dir), storage);
+    Result<std::unique_ptr<sss::AppSockets>> sockets = sss::AppSockets::Start(
+        sss::SocketsRoot(config.data_dir), storage, {}, [alert_intake](net::Router& router) {
+          return alerts::RegisterAppAlertRoute(router, alert_intake, sss::kAppSocketPermission);
+        });
     if (!sockets) return Failed(sockets.error());
     app_sockets = std::move(*sockets);
     apps_config.endpoints = app_sockets;
@@ -235,7 +253,8 @@ int Serve(const DaemonConfig& config) {
       access::OpenLoginStack(config.auth, config.data_dir, *audit_log, "fogkeepd");
   if (!logins) return Failed(logins.error());
 
-  NodeServices services{.apps = apps, .audit = audit_log, .storage = storage};
+  NodeServices services{
+      .apps = apps, .audit = audit_log, .storage = storage, .alerts = alert_intake};
   services.api.max_upload_bytes = config.max_upload_mb << 20;
   services.api.version = std::string(kVersion);
   services.login = logins->login;
@@ -294,7 +313,7 @@ int Serve(const DaemonConfig& config) {
     DirectorLinkOptions link_options;
     link_options.key = config.director.key;
     Result<std::unique_ptr<DirectorLink>> linked =
-        DirectorLink::Start(config.data_dir, apps, link_options);
+        DirectorLink::Start(config.data_dir, apps, link_options, alert_intake->shared_store());
     if (!linked) return Failed(linked.error());
     director = std::move(*linked);
     std::cout << "fogkeepd: reporting to the director of " << config.data_dir << "/director\n";
@@ -326,8 +345,8 @@ int DaemonMain(int argc, char** argv) {
   DaemonConfig flags;
   app.add_option(
       "--config", config_path,
-      "YAML config file: keys as the flags below, and the mappings network:, auth:, sss: and\n"
-      "director:");
+      "YAML config file: keys as the flags below, and the mappings network:, auth:, sss:,\n"
+      "director: and network-monitor:");
   auto* data_dir =
       app.add_option("--data-dir", flags.data_dir, "State directory")->capture_default_str();
   auto* listen =

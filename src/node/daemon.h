@@ -15,6 +15,7 @@
 #include "crypto/tls.h"
 #include "net/server.h"
 #include "node/director_link.h"
+#include "node/monitor_port.h"
 #include "node/network_cni.h"
 #include "node/sss/service.h"
 
@@ -45,12 +46,17 @@ struct DaemonConfig {
   // The `director:` mapping (node/director_link.h): where the director key is kept, for
   // `enroll` and the link alike; no flags.
   DirectorSettings director;
+  // The `network-monitor:` mapping (node/monitor_port.h): the host interface lent to an app
+  // asking for network-monitor, and which apps may have it; none by default. No flags: only
+  // whoever controls the node's own configuration hands an interface to an app.
+  MonitorPortSettings network_monitor;
 };
 
 // Overlays the keys of a YAML config file on `config`. Keys are the flag names:
 // data-dir, listen, socket, runtime, shim, max-upload-mb, log-level, cgroup-parent, first-slot; and
-// `network`, `auth`, `sss` and `director`, mappings (node/network_cni.h ParseNetworkSettings,
-// node/auth_config.h, node/sss/service.h, node/director_link.h). Unknown keys are kInvalidInput
+// `network`, `auth`, `sss`, `director` and `network-monitor`, mappings (node/network_cni.h
+// ParseNetworkSettings, node/auth_config.h, node/sss/service.h, node/director_link.h,
+// node/monitor_port.h). Unknown keys are kInvalidInput
 // (a typo must not silently fall back to a default).
 Result<DaemonConfig> ApplyConfigFile(const std::string& path, DaemonConfig config);
 

@@ -20,6 +20,7 @@
 #include "crypto/tpm.h"
 #include "crypto/x509.h"
 #include "net/client.h"
+#include "node/alerts/forwarding.h"
 #include "package/stream.h"
 
 namespace fogkeep::node {
@@ -269,8 +270,8 @@ struct DirectorLink::Impl {
   bool stopping = false;      // guarded by mu
   api::DesiredState desired;  // guarded by mu
   std::string etag;           // the link thread's alone
-  std::string last_report;    // the link thread's alone
-  std::chrono::steady_clock::time_point reported_at{};
+  // When to report, and the alerts each report carries; the link thread's alone.
+  std::unique_ptr<alerts::ReportSender> reports;
 
   // The key with the newest certificate (renewal rewrites node.pem).
   Result<crypto::TlsIdentity> Identity() {
@@ -439,21 +440,13 @@ struct DirectorLink::Impl {
     }
   }
 
-  // Posts the report when it changed or the report interval passed.
+  // Posts the report when it changed, alerts wait, or the report interval passed.
   Status Report(net::Client& client) {
-    const std::string report = api::ToJsonText(FK_TRY(CurrentReport()));
-    if (report == last_report &&
-        std::chrono::steady_clock::now() - reported_at < options.report_interval) {
-      return {};
-    }
     net::Headers headers;
     headers.Set("Content-Type", "application/json");
-    const net::Response sent =
-        FK_TRY(client.Request(net::Method::kPost, "/api/v1/node/report", headers, report));
-    if (sent.status != 204) return std::unexpected(net::ResponseError(sent));
-    last_report = report;
-    reported_at = std::chrono::steady_clock::now();
-    return {};
+    return reports->Send(FK_TRY(CurrentReport()), [&](const std::string& body) {
+      return client.Request(net::Method::kPost, "/api/v1/node/report", headers, body);
+    });
   }
 
   // One round: renew if due, report, wait for the desired state to change (long poll; only
@@ -511,14 +504,16 @@ struct DirectorLink::Impl {
   }
 };
 
-Result<std::unique_ptr<DirectorLink>> DirectorLink::Start(const std::string& data_dir,
-                                                          std::shared_ptr<AppService> apps,
-                                                          DirectorLinkOptions options) {
+Result<std::unique_ptr<DirectorLink>> DirectorLink::Start(
+    const std::string& data_dir, std::shared_ptr<AppService> apps, DirectorLinkOptions options,
+    std::shared_ptr<alerts::AlertStore> alerts) {
   if (!IsEnrolled(data_dir)) return Fail(ErrorCode::kNotFound, "not enrolled with a director");
   auto impl = std::make_unique<Impl>();
   impl->data_dir = data_dir;
   impl->apps = std::move(apps);
   impl->options = options;
+  impl->reports = std::make_unique<alerts::ReportSender>(
+      std::move(alerts), alerts::ReportOptions{.interval = options.report_interval});
   std::string url = FK_TRY(fs::ReadFile(UrlFile(data_dir), 4096));
   while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
   impl->where = FK_TRY(net::ParseHttpsUrl(url, kDirectorPort, UrlFile(data_dir)));

@@ -22,10 +22,10 @@
 // configured and started; apps the director installed and no longer wants are removed (apps
 // installed by hand are never touched; data-dir/director/managed-apps lists the others). It
 // posts POST /api/v1/node/report with the apps and their states (a desired version that
-// failed reported as FAILED with the reason) after every change and at least every report
-// interval, and renews its certificate (/simplereenroll) when less than a third of its
-// lifetime is left. A refusal (401: decommissioned) is logged and retried slowly; it never
-// stops the node's apps.
+// failed reported as FAILED with the reason) and the alerts not yet acknowledged, after every
+// change, while alerts wait, and at least every report interval, and renews its certificate
+// (/simplereenroll) when less than a third of its lifetime is left. A refusal (401:
+// decommissioned) is logged and retried slowly; it never stops the node's apps.
 #pragma once
 
 #include <chrono>
@@ -35,6 +35,7 @@
 #include "api/director.h"
 #include "core/error.h"
 #include "core/yaml.h"
+#include "node/alerts/store.h"
 #include "node/app_service.h"
 
 namespace fogkeep::node {
@@ -82,11 +83,13 @@ struct DirectorLinkOptions {
 class DirectorLink {
  public:
   // Loads the enrollment of `data_dir`, including its key (once: renewals keep it), and starts
-  // the link's thread. kNotFound when the node is not enrolled; kConflict when the key is not
-  // kept where options.key says; kUnavailable when its TPM cannot be reached.
-  static Result<std::unique_ptr<DirectorLink>> Start(const std::string& data_dir,
-                                                     std::shared_ptr<AppService> apps,
-                                                     DirectorLinkOptions options = {});
+  // the link's thread. Reports carry the alerts of `alerts` (when set) that the director has
+  // not acknowledged (node/alerts/forwarding.h). kNotFound when the node is not enrolled;
+  // kConflict when the key is not kept where options.key says; kUnavailable when its TPM
+  // cannot be reached.
+  static Result<std::unique_ptr<DirectorLink>> Start(
+      const std::string& data_dir, std::shared_ptr<AppService> apps,
+      DirectorLinkOptions options = {}, std::shared_ptr<alerts::AlertStore> alerts = nullptr);
   ~DirectorLink();  // Stop()
   // Ends the link without waiting: the exchange in flight (a long poll may take poll_wait)
   // finishes unseen, and no round starts after it.

@@ -7,7 +7,9 @@
 //   `bridge` (network_cni.h): an app that declares an interface joins a CNI bridge with NAT
 //   and its declared ports mapped on the node (DESIGN.md "Isolation defaults").
 // With either, an app whose descriptor asks for host networking (app.security.host-network)
-// gets the kHost attachment; whether the policy allows it is node/apps.cc's check.
+// gets the kHost attachment; whether the policy allows it is node/apps.cc's check. An app that
+// asks for network-monitor gets no attachment here: node/monitor_port.h lends it the node's
+// monitor interface in namespaces of its own.
 #pragma once
 
 #include <memory>

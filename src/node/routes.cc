@@ -2,6 +2,7 @@
 
 #include "access/audit_api.h"
 #include "access/auth_api.h"
+#include "node/alerts/routes.h"
 
 namespace fogkeep::node {
 
@@ -18,6 +19,7 @@ Status RegisterNodeRoutes(net::Router& router, const NodeServices& services) {
                                              return {};
                                            }));
   }
+  if (services.alerts) FK_TRY(alerts::RegisterAlertRoutes(router, services.alerts));
   return {};
 }
 

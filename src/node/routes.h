@@ -10,6 +10,7 @@
 #include "auth/login.h"
 #include "core/error.h"
 #include "net/router.h"
+#include "node/alerts/intake.h"
 #include "node/api.h"
 #include "node/app_service.h"
 #include "node/sss/routes.h"
@@ -24,10 +25,13 @@ struct NodeServices {
   access::AuthApiOptions auth_api;
   // The apps' secure storage, reached by administrators; null: its routes are not served.
   std::shared_ptr<sss::StorageServices> storage;
+  // Security alerts (node/alerts/routes.h); null: their routes are not served.
+  std::shared_ptr<alerts::AlertIntake> alerts;
 };
 
 // The node API (node/api.h), GET /api/v1/audit (node/audit_api.h), the login routes
-// (node/auth_api.h) and the apps' secure storage (node/sss/routes.h).
+// (node/auth_api.h), the apps' secure storage (node/sss/routes.h) and the alerts
+// (node/alerts/routes.h).
 Status RegisterNodeRoutes(net::Router& router, const NodeServices& services);
 
 }  // namespace fogkeep::node

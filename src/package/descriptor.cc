@@ -412,6 +412,9 @@ Result<Resources> ParseResources(const Node& node) {
       out.devices.push_back(FK_TRY(RequiredTrimmed(device, "type", item_path)));
     }
   }
+  if (const Node* monitor = Child(node, "network-monitor")) {
+    out.network_monitor = FK_TRY(AsBool(*monitor, Join(kPath, "network-monitor")));
+  }
   return out;
 }
 
@@ -738,6 +741,16 @@ Status ValidateDescriptor(const Descriptor& d) {
   for (std::size_t i = 0; i < d.resources.devices.size(); ++i) {
     add(NameProblem(Index("app.resources.devices", i) + ".type", d.resources.devices[i],
                     kMaxNameLength, IsNameChar, "letters, digits, '.', '_' and '-'"));
+  }
+  // The monitor port becomes the app's only interface, in a namespace of its own: a bridge
+  // interface would need a second namespace, and host networking would hand the app every
+  // interface of the node.
+  if (d.resources.network_monitor && !d.resources.network.empty()) {
+    add("app.resources.network-monitor cannot be combined with app.resources.network (the "
+        "monitor port is the app's only interface)");
+  }
+  if (d.resources.network_monitor && d.security.host_network) {
+    add("app.resources.network-monitor cannot be combined with app.security.host-network");
   }
 
   // Security. Whether a capability is *allowed* is the node's policy; here only that it exists.

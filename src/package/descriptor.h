@@ -34,6 +34,12 @@ struct Resources {
   std::optional<int> disk_mb;
   std::vector<NetworkRequest> network;
   std::vector<std::string> devices;  // device types requested (serial, usbdev, ...)
+  // fogkeep's `network-monitor: true` (IOx has no such field): the app captures raw packets
+  // on the host interface the node's policy names as its monitor (mirror, SPAN) port. The
+  // node moves that interface into the app's network namespace as its only interface and
+  // grants CAP_NET_RAW there; the app learns the name from FOGKEEP_MONITOR_INTERFACE. It
+  // cannot be combined with `network` (bridge interfaces) or `app.security.host-network`.
+  bool network_monitor = false;
 };
 
 struct Startup {
@@ -78,7 +84,8 @@ Result<Descriptor> ParseDescriptor(std::string_view yaml_text);
 
 // Whether fogkeep can install and run it: supported type, a rootfs and a target, a name of
 // [A-Za-z0-9._-] (1..64) starting with a letter or digit, a known profile, known capability
-// names, sane resource values. Every problem found is listed in the one error message.
+// names, sane resource values, no network-monitor beside an interface or host networking.
+// Every problem found is listed in the one error message.
 Status ValidateDescriptor(const Descriptor& descriptor);
 
 // Memory (MB) and CPU units for a profile: the IOx table, or the descriptor's own values

@@ -89,6 +89,14 @@ done
 [ "$(jq '[.devices[] | select(.last_report_at > 0)] | length' "$WORK/body")" = 2 ] ||
   fail "the nodes did not report: $(cat "$WORK/body") $(cat "$WORK"/n*/err)"; pass
 
+# ---- an alert posted on node 1's admin socket reaches the director's fleet view ------------------
+ALERT='{"timestamp":"2026-11-26T14:03:07.250113+0000","event_type":"alert","src_ip":"10.9.0.7","src_port":51515,"dest_ip":"10.9.0.2","dest_port":502,"proto":"TCP","alert":{"detector":"modbus-write","signature":"Modbus write from a host not on the allow-list","category":"ics","severity":1}}'
+code=$(curl -s -o "$WORK/alert.out" -w '%{http_code}' --unix-socket "$WORK/n1/run/fogkeepd.sock" \
+  -H 'Content-Type: application/json' --data "$ALERT" http://localhost/api/v1/alerts)
+[ "$code" = 201 ] || fail "post an alert to node 1: $code $(cat "$WORK/alert.out")"; pass
+"$FOGKEEP" alerts --socket "$WORK/n1/run/fogkeepd.sock" | grep -q 'modbus-write' ||
+  fail "fogkeep alerts does not show the alert"; pass
+
 # ---- the catalog ------------------------------------------------------------------------------
 [ "$(call "$AM" POST /api/v1/catalog --data-binary @hello-1.0.0-unsigned.tar)" = 422 ] ||
   fail "an unsigned package entered the catalog: $(cat "$WORK/body")"; pass
@@ -205,6 +213,15 @@ done
 [ "$(jq --argjson t "$since" '[.devices[] | select(.last_report_at >= $t)] | length' "$WORK/body")" = 2 ] ||
   fail "renewed nodes stopped reporting: $(cat "$WORK/body")"; pass
 
+# The alert posted at the start was forwarded in a report (after the long-poll it came during).
+for _ in $(seq 1 600); do
+  "$FOGKEEP" fleet alerts --director "$URL" --ca "$WORK/director/ca/ca.crt" --token "$AM" \
+    --detector modbus-write --json >"$WORK/alerts.json" 2>/dev/null &&
+    [ "$(jq '.alerts | length' "$WORK/alerts.json")" = 1 ] && break
+  sleep 0.1
+done
+jq -e '.alerts[0] | select(.source == "host" and .seq == 1 and .alert.alert.severity == 1)' \
+  "$WORK/alerts.json" >/dev/null || fail "the director does not show node 1's alert: $(cat "$WORK/alerts.json")"; pass
 grep -q '"action":"deployment.create"' "$WORK/director/audit.log" || fail "deployments not audited"; pass
 grep -q '"action":"deployment.rollback"' "$WORK/director/audit.log" || fail "rollback not audited"; pass
 done_checks

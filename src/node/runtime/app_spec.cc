@@ -15,6 +15,8 @@ namespace fogkeep::node::runtime {
 namespace {
 
 constexpr std::size_t kMaxAccountFile = 1 << 20;
+// What network-monitor grants: raw packet sockets, in the app's own network namespace.
+constexpr char kMonitorCapability[] = "CAP_NET_RAW";
 
 std::optional<std::uint32_t> ParseId(std::string_view s) {
   std::uint32_t v = 0;
@@ -147,6 +149,24 @@ bool ArchMatchesHost(std::string_view cpuarch) {
 
 }  // namespace
 
+Status CheckMonitorGrant(const std::string& app_id, const NodePolicy& policy) {
+  if (policy.monitor_interface.empty()) {
+    return Fail(ErrorCode::kForbidden,
+                "asks for network-monitor (app.resources.network-monitor), which this node's "
+                "policy grants to no app");
+  }
+  if (!policy.monitor_apps.empty() &&
+      std::ranges::find(policy.monitor_apps, app_id) == policy.monitor_apps.end()) {
+    std::string list;
+    for (const auto& a : policy.monitor_apps) list += (list.empty() ? "" : ", ") + a;
+    return Fail(ErrorCode::kForbidden,
+                "asks for network-monitor (app.resources.network-monitor), which this node's "
+                "policy grants only to " +
+                    list);
+  }
+  return {};
+}
+
 Result<ContainerSpec> ContainerSpecFromDescriptor(const package::Descriptor& descriptor,
                                                   const AppPlacement& placement,
                                                   const NodePolicy& policy) {
@@ -182,13 +202,19 @@ Result<ContainerSpec> ContainerSpecFromDescriptor(const package::Descriptor& des
       {"CAF_APP_PERSISTENT_DIR", "/data"},
       {"CAF_APP_CONFIG_FILE", "/data/package_config.ini"},
   };
+  // Set only for a network-monitor app below, but never by app.env: the name must be the one
+  // the node moved into the app's namespace.
+  auto reserved = [&](const std::string& name) {
+    return name == kMonitorInterfaceEnv ||
+           std::ranges::any_of(platform, [&](const auto& p) { return p.first == name; });
+  };
   std::vector<std::pair<std::string, std::string>> env = {
       {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}};
   for (const auto& [name, value] : d.env) {
     if (!ValidEnvName(name) || value.find('\0') != std::string::npos) {
       return Fail(ErrorCode::kInvalidInput, "app.env: invalid variable '" + name + "'");
     }
-    if (std::ranges::any_of(platform, [&](const auto& p) { return p.first == name; })) continue;
+    if (reserved(name)) continue;
     auto it = std::ranges::find_if(env, [&](const auto& e) { return e.first == name; });
     if (it == env.end()) {
       env.emplace_back(name, value);
@@ -197,6 +223,10 @@ Result<ContainerSpec> ContainerSpecFromDescriptor(const package::Descriptor& des
     }
   }
   env.insert(env.end(), std::begin(platform), std::end(platform));
+  if (d.resources.network_monitor) {
+    FK_TRY(CheckMonitorGrant(placement.app_id, policy));
+    env.emplace_back(kMonitorInterfaceEnv, policy.monitor_interface);
+  }
   for (const auto& [name, value] : env) spec.env.push_back(name + "=" + value);
 
   auto limits = FK_TRY_CTX(package::ResolveResources(d.resources), "app.resources");
@@ -213,9 +243,14 @@ Result<ContainerSpec> ContainerSpecFromDescriptor(const package::Descriptor& des
   spec.oom_score_adj = policy.oom_score_adj;
   spec.cgroup_parent = policy.cgroup_parent;
 
+  // network-monitor (granted above, or the app was refused) brings CAP_NET_RAW with it.
+  if (d.resources.network_monitor) spec.capabilities.push_back(kMonitorCapability);
   std::vector<std::string> refused;
   for (const auto& cap : d.security.capabilities) {
-    if (std::ranges::find(policy.allowed_capabilities, cap) == policy.allowed_capabilities.end()) {
+    bool allowed =
+        std::ranges::find(policy.allowed_capabilities, cap) != policy.allowed_capabilities.end() ||
+        (d.resources.network_monitor && cap == kMonitorCapability);
+    if (!allowed) {
       refused.push_back(cap);
     } else if (std::ranges::find(spec.capabilities, cap) == spec.capabilities.end()) {
       spec.capabilities.push_back(cap);
@@ -252,6 +287,16 @@ Result<ContainerSpec> ContainerSpecFromDescriptor(const package::Descriptor& des
     }
     spec.network = NetworkMode::kNamespace;
     spec.netns_path = placement.netns_path;
+  }
+  if (d.resources.network_monitor) {
+    // ValidateDescriptor keeps network-monitor apart from interfaces and host networking.
+    if (placement.netns_path.empty() || placement.userns_path.empty()) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "app.resources.network-monitor: no monitor namespace was prepared for the app");
+    }
+    spec.network = NetworkMode::kNamespace;
+    spec.netns_path = placement.netns_path;
+    spec.userns_path = placement.userns_path;
   }
 
   FK_TRY(ValidateContainerSpec(spec));

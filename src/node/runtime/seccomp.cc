@@ -476,7 +476,11 @@ constexpr std::uint64_t kCloneNamespaceFlags = 0x7E020000;
 constexpr std::uint64_t kPersonalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
 
 // socket(2) families refused: AF_VSOCK (40) talks to the hypervisor, not the container's
-// network namespace.
+// network namespace. AF_PACKET (libpcap's capture socket) stays allowed: the kernel opens it
+// only for CAP_NET_RAW in the user namespace owning the network namespace, which an app has
+// only when the node grants it (network-monitor). It is not filtered here as well because
+// libseccomp keeps only one of two conditions on the same argument of one rule, so
+// "!= 40 && != 17" would silently become "!= 17".
 constexpr std::uint64_t kAfVsock = 40;
 
 std::vector<std::string> Names(std::span<const std::string_view> names) {

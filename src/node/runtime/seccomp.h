@@ -7,6 +7,7 @@
 // modules, file handles (open_by_handle_at: the "shocker" escape), userfaultfd and io_uring.
 // Everything else fails with EPERM; clone3 fails with ENOSYS so libc falls back to clone,
 // whose flags seccomp can inspect (clone3 passes them in memory, out of seccomp's sight).
+// socket() is refused for AF_VSOCK; AF_PACKET is left to the kernel's CAP_NET_RAW check.
 #pragma once
 
 #include <cstdint>

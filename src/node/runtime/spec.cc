@@ -100,9 +100,10 @@ json::array Mounts(const ContainerSpec& spec) {
   mounts.push_back(
       Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   mounts.push_back(Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
-  if (spec.network == NetworkMode::kNone) {
-    // A fresh sysfs shows the container's own network namespace (only lo). The kernel allows
-    // it only because the user namespace owns that network namespace.
+  if (spec.network == NetworkMode::kNone || !spec.userns_path.empty()) {
+    // A fresh sysfs shows the container's own network namespace (only lo, or its monitor
+    // interface). The kernel allows it only because the user namespace owns that network
+    // namespace.
     mounts.push_back(Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
   } else {
     // A namespace the user namespace does not own (the host's, or one CNI prepared) cannot
@@ -184,9 +185,16 @@ json::object SeccompJson(const SeccompProfile& profile) {
 
 json::object Linux(const ContainerSpec& spec) {
   json::object mapping{{"containerID", 0}, {"hostID", spec.ids.host_base}, {"size", spec.ids.size}};
-  json::array namespaces{json::object{{"type", "pid"}},  json::object{{"type", "ipc"}},
-                         json::object{{"type", "uts"}},  json::object{{"type", "mount"}},
-                         json::object{{"type", "user"}}, json::object{{"type", "cgroup"}}};
+  json::object user{{"type", "user"}};
+  // The mappings stay in config.json when the namespace is joined: the runtime reads them to
+  // find the container's root (they must match the namespace's own, see spec.h).
+  if (!spec.userns_path.empty()) user["path"] = spec.userns_path;
+  json::array namespaces{json::object{{"type", "pid"}},
+                         json::object{{"type", "ipc"}},
+                         json::object{{"type", "uts"}},
+                         json::object{{"type", "mount"}},
+                         std::move(user),
+                         json::object{{"type", "cgroup"}}};
   if (spec.network == NetworkMode::kNone) {
     namespaces.push_back(json::object{{"type", "network"}});
   } else if (spec.network == NetworkMode::kNamespace) {
@@ -318,8 +326,11 @@ Status ValidateContainerSpec(const ContainerSpec& spec) {
     case NetworkMode::kHost:
       if (!spec.netns_path.empty())
         problem("a network namespace path needs NetworkMode::kNamespace");
+      if (!spec.userns_path.empty()) problem("a user namespace path needs NetworkMode::kNamespace");
       break;
   }
+  if (!spec.userns_path.empty() && !IsCleanAbsolute(spec.userns_path))
+    problem("user namespace path '" + spec.userns_path + "' is not a clean absolute path");
   if (!IsCleanAbsolute(spec.cgroup_parent))
     problem("cgroup parent '" + spec.cgroup_parent + "' is not a clean absolute path");
 

@@ -46,7 +46,7 @@ Result<std::uint32_t> UidBaseForSlot(std::uint32_t slot);
 
 enum class NetworkMode {
   kNone,       // a fresh network namespace holding only loopback
-  kNamespace,  // join the namespace at netns_path (prepared by CNI)
+  kNamespace,  // join the namespace at netns_path (prepared by CNI, or a monitor namespace)
   kHost,       // share the host's network stack: only under an admin policy
 };
 
@@ -89,6 +89,11 @@ struct ContainerSpec {
 
   NetworkMode network = NetworkMode::kNone;
   std::string netns_path;  // with kNamespace
+  // With kNamespace: join this pinned user namespace instead of creating one. It must map ids
+  // exactly as `ids` does and own the namespace at netns_path, so the app's capabilities hold
+  // in that network namespace (CAP_NET_RAW opens AF_PACKET sockets only in a network
+  // namespace its user namespace owns) and the container gets a sysfs showing its interfaces.
+  std::string userns_path;
 
   bool seccomp = true;  // fogkeep's allow-list profile; false only under an admin policy
   std::string cgroup_parent = "/fogkeep";  // absolute; the container's cgroup is parent/app_id

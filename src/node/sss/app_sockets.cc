@@ -12,7 +12,8 @@ namespace fogkeep::node::sss {
 
 Result<std::unique_ptr<AppSockets>> AppSockets::Start(std::string root,
                                                       std::shared_ptr<StorageServices> services,
-                                                      net::ServerLimits limits) {
+                                                      net::ServerLimits limits,
+                                                      const AppRoutes& more_routes) {
   if (!services) return Fail(ErrorCode::kInvalidInput, "app sockets need a storage service");
   // Apps' user namespaces resolve the bind mount's source: every directory on the way must
   // let them pass (o+x), none lets them list.
@@ -20,6 +21,7 @@ Result<std::unique_ptr<AppSockets>> AppSockets::Start(std::string root,
   if (::chmod(root.c_str(), 0711) != 0) return FailErrno("chmod " + root, errno);
   net::Router router;
   FK_TRY(RegisterAppStorageRoutes(router, services));
+  if (more_routes) FK_TRY(more_routes(router));
   net::ServerOptions options;
   options.limits = limits;
   options.io_threads = 1;

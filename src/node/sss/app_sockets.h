@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,12 +33,18 @@ inline constexpr char kSocketEnv[] = "FOGKEEP_SSS_SOCKET";
 // Connections one app may hold open on its socket at once; the server's limit is shared.
 inline constexpr std::size_t kMaxConnectionsPerApp = 8;
 
+// Registers further routes an app reaches on its own socket (POST /v1/alerts), beside the
+// storage routes. Each must declare kAppSocketPermission; the request's principal is the app.
+using AppRoutes = std::function<Status(net::Router&)>;
+
 class AppSockets final : public AppEndpoints {
  public:
-  // Starts the server (no listener yet) for the apps' sockets under `root` (created 0711).
+  // Starts the server (no listener yet) for the apps' sockets under `root` (created 0711),
+  // serving the storage routes and `more_routes` (when set).
   static Result<std::unique_ptr<AppSockets>> Start(std::string root,
                                                    std::shared_ptr<StorageServices> services,
-                                                   net::ServerLimits limits = {});
+                                                   net::ServerLimits limits = {},
+                                                   const AppRoutes& more_routes = {});
   ~AppSockets() override;  // stops the server; the sockets are removed
 
   Result<EndpointMounts> Prepare(const std::string& id, const runtime::IdRange& ids) override;

@@ -18,6 +18,8 @@
 #include "access/auth_config.h"
 #include "access/auth_token.h"
 #include "access/login_stack.h"
+#include "api/alert.h"
+#include "api/node.h"
 #include "auth/sessions.h"
 #include "crypto/csr.h"
 #include "crypto/keys.h"
@@ -81,6 +83,9 @@ const std::vector<Row>& Matrix() {
       {Method::kPatch, "/api/v1/devices/{id}", "/api/v1/devices/d-nobody", false, kNetworkManagers},
       {Method::kPost, "/api/v1/devices/{id}/decommission", "/api/v1/devices/d-nobody/decommission",
        false, kNetworkManagers},
+      // alerts.read: every role (the auditor reads everything *.read)
+      {Method::kGet, "/api/v1/alerts", "/api/v1/alerts", false, kAll},
+      {Method::kGet, "/api/v1/devices/{id}/alerts", "/api/v1/devices/d-nobody/alerts", false, kAll},
       // catalog.read, catalog.write
       {Method::kPost, "/api/v1/catalog", "/api/v1/catalog", false, kAppManagers},
       {Method::kGet, "/api/v1/catalog", "/api/v1/catalog", false, kAll},
@@ -411,6 +416,65 @@ TEST_F(AuthMatrixTest, ACertificateFromAnotherCaGetsNoAnswerOnAnyRoute) {
                                         : std::string());
     }
   }
+}
+
+// A node's report carries its alerts: the director keeps each (device, seq) once, however
+// often the node sends it, leaves out one that fails the check, and serves them fleet-wide and
+// per device with their filters.
+TEST_F(AuthMatrixTest, ReportedAlertsAreKeptOnceAndListedWithTheirFilters) {
+  const std::unique_ptr<net::Client> node = Https(node_->identity);
+  auto alert = [](const std::string& detector, int severity) {
+    return R"({"timestamp":"2026-11-26T14:03:07Z","event_type":"alert","src_ip":"10.9.0.7",)"
+           R"("alert":{"detector":")" +
+           detector + R"(","signature":"sig","severity":)" + std::to_string(severity) + "}}";
+  };
+  const std::string report =
+      R"({"agent_version":"0.1.0","health":"ok","apps":[],"alerts":[)"
+      R"({"seq":1,"received_at":100,"source":"host","alert":)" +
+      alert("modbus-write", 1) + R"(},{"seq":2,"received_at":101,"source":"thermo","alert":)" +
+      alert("port-scan", 3) +
+      R"(},{"seq":3,"received_at":102,"source":"thermo","alert":{"event_type":"alert"}})" +
+      R"(,{"seq":4,"received_at":103,"source":"../x","alert":)" + alert("port-scan", 2) + "}]}";
+  net::Headers json_type;
+  json_type.Set("Content-Type", "application/json");
+  for (int i = 0; i < 2; ++i) {  // sent twice, as after a node's crash before its mark
+    const Response sent =
+        Must(node->Request(Method::kPost, "/api/v1/node/report", json_type, report), "report");
+    ASSERT_EQ(sent.status, 204) << sent.body;
+  }
+  const std::unique_ptr<net::Client> client = Https();
+  net::Headers auditor;
+  auditor.Set("Authorization", "Bearer " + ApiToken("auditor"));
+  auto list = [&](const std::string& target) {
+    const Response r = Must(client->Request(Method::kGet, target, auditor), target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    return Must(api::FromJsonText<api::AlertList>(r.body), r.body);
+  };
+  const api::AlertList all = list("/api/v1/alerts");
+  ASSERT_EQ(all.alerts.size(), 2u);  // seq 3 (no timestamp) and 4 (bad source) left out
+  EXPECT_EQ(all.alerts[0].device, node_->device_id);
+  EXPECT_EQ(all.alerts[0].seq, 1);
+  EXPECT_EQ(all.alerts[0].source, "host");
+  EXPECT_EQ(all.alerts[1].seq, 2);
+  EXPECT_LT(all.alerts[0].id, all.alerts[1].id);
+  EXPECT_EQ(all.next, all.alerts[1].id);
+  EXPECT_EQ(list("/api/v1/alerts?min_severity=1").alerts.size(), 1u);
+  EXPECT_EQ(list("/api/v1/alerts?detector=port-scan").alerts.size(), 1u);
+  EXPECT_EQ(list("/api/v1/alerts?tag=plant-a").alerts.size(), 2u);
+  EXPECT_TRUE(list("/api/v1/alerts?tag=plant-b").alerts.empty());
+  EXPECT_EQ(list("/api/v1/alerts?device=" + node_->device_id).alerts.size(), 2u);
+  EXPECT_TRUE(list("/api/v1/alerts?since=" + std::to_string(all.next)).alerts.empty());
+  EXPECT_EQ(list("/api/v1/devices/" + node_->device_id + "/alerts?limit=1").alerts[0].seq, 2);
+  EXPECT_EQ(
+      Must(client->Request(Method::kGet, "/api/v1/devices/d-nobody/alerts", auditor), "404").status,
+      404);
+  EXPECT_EQ(
+      Must(client->Request(Method::kGet, "/api/v1/alerts?min_severity=0", auditor), "400").status,
+      400);
+  // The alerts live on their own, not in the device's last report.
+  const Response device =
+      Must(client->Request(Method::kGet, "/api/v1/devices/" + node_->device_id, auditor), "dev");
+  EXPECT_EQ(device.body.find("modbus-write"), std::string::npos) << device.body;
 }
 
 }  // namespace

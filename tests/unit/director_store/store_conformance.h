@@ -856,6 +856,168 @@ TEST_P(FleetStoreConformance, GenerationCountsDesiredStateWrites) {
   EXPECT_EQ(*replica->Generation(), expected);
 }
 
+// --- alerts
+
+inline FleetAlert MakeAlert(std::int64_t seq, const std::string& detector = "port-scan",
+                            std::int64_t severity = 2, const std::string& source = "host") {
+  FleetAlert a;
+  a.seq = seq;
+  a.received_at = 1'764'000'000 + seq;
+  a.source = source;
+  a.detector = detector;
+  a.severity = severity;
+  a.alert_json = R"({"event_type":"alert","alert":{"detector":")" + detector + R"("}})";
+  return a;
+}
+
+inline std::vector<std::int64_t> AlertSeqs(const std::vector<FleetAlert>& alerts) {
+  std::vector<std::int64_t> out;
+  for (const FleetAlert& a : alerts) out.push_back(a.seq);
+  return out;
+}
+
+TEST_P(FleetStoreConformance, AlertsAreKeptOncePerDeviceAndSeqInCommitOrder) {
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1"))));
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-2"))));
+  const std::int64_t generation = Generation();
+  auto added = store_->RecordAlerts("dev-1", {MakeAlert(1), MakeAlert(2), MakeAlert(3)}, 100);
+  ASSERT_TRUE(Ok(added));
+  EXPECT_EQ(*added, 3);
+  // Sent again with one more (a node's retry after a crash): only the new one is kept.
+  added = store_->RecordAlerts("dev-1", {MakeAlert(2), MakeAlert(3), MakeAlert(4)}, 100);
+  ASSERT_TRUE(Ok(added));
+  EXPECT_EQ(*added, 1);
+  // Another device's seq 1 is its own.
+  EXPECT_EQ(*store_->RecordAlerts("dev-2", {MakeAlert(1), MakeAlert(1)}, 100), 1);
+  EXPECT_EQ(Generation(), generation);  // alerts change no desired state
+
+  auto all = store_->ListAlerts({});
+  ASSERT_TRUE(Ok(all));
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(AlertSeqs(*all), (std::vector<std::int64_t>{1, 2, 3, 4, 1}));
+  for (std::size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].id, (*all)[i].id);
+  const FleetAlert& first = (*all)[0];
+  EXPECT_EQ(first.device_id, "dev-1");
+  EXPECT_EQ(first.received_at, 1'764'000'001);
+  EXPECT_EQ(first.source, "host");
+  EXPECT_EQ(first.detector, "port-scan");
+  EXPECT_EQ(first.severity, 2);
+  EXPECT_EQ(first.alert_json, MakeAlert(1).alert_json);
+}
+
+TEST_P(FleetStoreConformance, AlertFiltersAndPages) {
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1", {"plant-a"}))));
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-2", {"plant-b"}))));
+  ASSERT_TRUE(Ok(store_->RecordAlerts(
+      "dev-1", {MakeAlert(1, "modbus-write", 1), MakeAlert(2, "port-scan", 3)}, 100)));
+  ASSERT_TRUE(Ok(store_->RecordAlerts(
+      "dev-2", {MakeAlert(1, "modbus-write", 2), MakeAlert(2, "port-scan", 1)}, 100)));
+  auto ids = [&](const AlertFilter& filter) {
+    std::vector<std::string> out;
+    auto listed = store_->ListAlerts(filter);
+    EXPECT_TRUE(Ok(listed));
+    for (const FleetAlert& a : listed.value_or(std::vector<FleetAlert>{})) {
+      out.push_back(a.device_id + "/" + std::to_string(a.seq));
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({.device_id = "dev-2"}), (V{"dev-2/1", "dev-2/2"}));
+  EXPECT_EQ(ids({.tag = "plant-a"}), (V{"dev-1/1", "dev-1/2"}));
+  EXPECT_EQ(ids({.tag = "nowhere"}), V{});
+  EXPECT_EQ(ids({.detector = "modbus-write"}), (V{"dev-1/1", "dev-2/1"}));
+  EXPECT_EQ(ids({.min_severity = 1}), (V{"dev-1/1", "dev-2/2"}));
+  EXPECT_EQ(ids({.min_severity = 2}), (V{"dev-1/1", "dev-2/1", "dev-2/2"}));
+  EXPECT_EQ(ids({.tag = "plant-b", .detector = "port-scan", .min_severity = 1}), V{"dev-2/2"});
+  // Without a cursor, the newest `limit`; with one, the next after it.
+  EXPECT_EQ(ids({.limit = 2}), (V{"dev-2/1", "dev-2/2"}));
+  const std::int64_t first_id = store_->ListAlerts({})->front().id;
+  EXPECT_EQ(ids({.since = first_id, .limit = 2}), (V{"dev-1/2", "dev-2/1"}));
+  EXPECT_EQ(ids({.since = first_id + 100}), V{});
+}
+
+TEST_P(FleetStoreConformance, AlertsArePrunedPerDeviceToTheNewest) {
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1"))));
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-2"))));
+  ASSERT_TRUE(Ok(store_->RecordAlerts("dev-2", {MakeAlert(1)}, 3)));
+  for (std::int64_t seq = 1; seq <= 5; ++seq) {
+    ASSERT_TRUE(Ok(store_->RecordAlerts("dev-1", {MakeAlert(seq)}, 3)));
+  }
+  EXPECT_EQ(AlertSeqs(*store_->ListAlerts({.device_id = "dev-1"})),
+            (std::vector<std::int64_t>{3, 4, 5}));
+  EXPECT_EQ(AlertSeqs(*store_->ListAlerts({.device_id = "dev-2"})), std::vector<std::int64_t>{1});
+  // A batch larger than the bound keeps its newest.
+  ASSERT_TRUE(Ok(store_->RecordAlerts(
+      "dev-2", {MakeAlert(2), MakeAlert(3), MakeAlert(4), MakeAlert(5), MakeAlert(6)}, 3)));
+  EXPECT_EQ(AlertSeqs(*store_->ListAlerts({.device_id = "dev-2"})),
+            (std::vector<std::int64_t>{4, 5, 6}));
+}
+
+TEST_P(FleetStoreConformance, AlertsOfAnUnknownDeviceOrWithBadBoundsAreRefused) {
+  EXPECT_TRUE(FailsWith(store_->RecordAlerts("dev-x", {MakeAlert(1)}, 10), ErrorCode::kNotFound));
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1"))));
+  EXPECT_TRUE(
+      FailsWith(store_->RecordAlerts("dev-1", {MakeAlert(1)}, 0), ErrorCode::kInvalidInput));
+  EXPECT_TRUE(FailsWith(store_->RecordAlerts("dev-1", {MakeAlert(1, std::string(2000, 'd'))}, 10),
+                        ErrorCode::kLimit));
+  FleetAlert nul = MakeAlert(1);
+  nul.alert_json = std::string("{\"a\":\"\0\"}", 9);
+  EXPECT_TRUE(FailsWith(store_->RecordAlerts("dev-1", {nul}, 10), ErrorCode::kInvalidInput));
+  EXPECT_TRUE(store_->ListAlerts({})->empty());
+  EXPECT_EQ(*store_->RecordAlerts("dev-1", {}, 10), 0);
+}
+
+TEST_P(FleetStoreConformance, AlertsSurviveReopeningAndReplicasShareTheirIds) {
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1"))));
+  ASSERT_TRUE(Ok(store_->RecordAlerts("dev-1", {MakeAlert(1), MakeAlert(2)}, 10)));
+  Reopen();
+  EXPECT_EQ(AlertSeqs(*store_->ListAlerts({})), (std::vector<std::int64_t>{1, 2}));
+  auto replica = Replica();
+  ASSERT_TRUE(replica);
+  ASSERT_TRUE(Ok(replica->RecordAlerts("dev-1", {MakeAlert(3)}, 10)));
+  ASSERT_TRUE(Ok(store_->RecordAlerts("dev-1", {MakeAlert(3), MakeAlert(4)}, 10)));
+  const auto all = *store_->ListAlerts({});
+  EXPECT_EQ(AlertSeqs(all), (std::vector<std::int64_t>{1, 2, 3, 4}));
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].id, all[i].id);
+}
+
+TEST_P(FleetStoreConformance, AVersionOneDatabaseIsMigratedInPlace) {
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1"))));
+  store_.reset();
+  ASSERT_TRUE(
+      Ok(database_->Execute("DROP TABLE device_alerts; DROP TABLE alert_counter; "
+                            "UPDATE schema_version SET version = 1 WHERE id = 1")));
+  Reopen();
+  EXPECT_TRUE(store_->FindDevice("dev-1")->has_value());
+  auto added = store_->RecordAlerts("dev-1", {MakeAlert(1)}, 10);
+  ASSERT_TRUE(Ok(added));
+  EXPECT_EQ(*added, 1);
+}
+
+TEST_P(FleetStoreConformance, ConcurrentRecordersOfTheSameAlertsKeepEachOnce) {
+  ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("dev-1"))));
+  constexpr int kWriters = 4;
+  std::vector<std::unique_ptr<FleetStore>> stores;
+  for (int i = 0; i < kWriters; ++i) stores.push_back(Replica());
+  std::vector<FleetAlert> alerts;
+  for (std::int64_t seq = 1; seq <= 20; ++seq) alerts.push_back(MakeAlert(seq));
+  std::atomic<std::int64_t> added{0};
+  RunTogether(kWriters, [&](int i) {
+    // A writer that lost a race on the same rows may be refused; a node retries its report.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto result = stores[i]->RecordAlerts("dev-1", alerts, 100);
+      if (result) {
+        added += *result;
+        return;
+      }
+    }
+  });
+  EXPECT_EQ(added.load(), 20);
+  const auto all = *store_->ListAlerts({});
+  ASSERT_EQ(all.size(), 20u);
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].id, all[i].id);
+}
+
 // --- durability and replicas
 
 TEST_P(FleetStoreConformance, EverythingSurvivesReopening) {

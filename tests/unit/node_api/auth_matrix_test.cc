@@ -55,6 +55,9 @@ const std::vector<Row>& Matrix() {
       {Method::kGet, "/api/v1/platform/policy", "/api/v1/platform/policy", false, kAll},
       {Method::kPut, "/api/v1/platform/policy", "/api/v1/platform/policy", false, kNetworkManagers},
       {Method::kGet, "/api/v1/audit", "/api/v1/audit", false, kAuditors},
+      // alerts.read: every role; alerts.write: a host sensor's token, network-manager's.
+      {Method::kGet, "/api/v1/alerts", "/api/v1/alerts", false, kAll},
+      {Method::kPost, "/api/v1/alerts", "/api/v1/alerts", false, kNetworkManagers},
       {Method::kPost, "/api/v1/auth/login", "/api/v1/auth/login", true, {}},
       {Method::kPost, "/api/v1/auth/refresh", "/api/v1/auth/refresh", true, {}},
       {Method::kPost, "/api/v1/auth/logout", "/api/v1/auth/logout", false, kAll},

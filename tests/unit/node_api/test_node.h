@@ -1,7 +1,7 @@
 // TestNode: the node's full router (RegisterNodeRoutes, as fogkeepd serves it) behind a real
 // net::Server over TLS on 127.0.0.1, with local users (cheap hashes), an in-memory session
-// store, API tokens in a file, the audit trail, the apps' secure storage (file sealer) and
-// FakeAppService in place of the apps.
+// store, API tokens in a file, the audit trail, the apps' secure storage (file sealer), an
+// in-memory alert store and FakeAppService in place of the apps.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,7 @@
 #include "auth/sessions.h"
 #include "net/client.h"
 #include "net/server.h"
+#include "node/alerts/intake.h"
 #include "node/routes.h"
 #include "node/sss/service.h"
 #include "unit/net/net_test_util.h"
@@ -30,6 +31,7 @@ struct TestNodeOptions {
   auth::SessionStore::Clock clock;  // default: the system clock
   // Asked after the local users when set (as "second").
   std::shared_ptr<auth::AuthBackend> second_backend;
+  alerts::IntakeLimits alert_limits;
 };
 
 class TestNode {
@@ -55,6 +57,10 @@ class TestNode {
         Must(audit::AuditLog::Open(dir + "/audit.log", {.durability = audit::Durability::kNone}),
              "audit log");
     services_.storage = Must(sss::OpenStorage({}, dir), "secure storage");
+    services_.alerts = std::make_shared<alerts::AlertIntake>(
+        std::shared_ptr<alerts::AlertStore>(
+            Must(alerts::OpenSqliteAlertStore(":memory:"), "alert store")),
+        options.alert_limits);
     services_.login = std::make_shared<auth::LoginService>(
         std::move(chain), Must(auth::LoginThrottle::Create(options.throttle), "throttle"),
         sessions_);

@@ -77,6 +77,49 @@ TEST(DaemonConfigTest, TyposAndBadValuesAreRefusedWithTheirLine) {
   }
 }
 
+TEST(DaemonConfigTest, NetworkMonitorNamesTheInterfaceAndTheApps) {
+  testing::TempDir dir;
+  auto none = FromFile(dir, "log-level: info\n");
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_EQ(none->network_monitor.interface, "");  // by default no app gets it
+  EXPECT_TRUE(none->network_monitor.apps.empty());
+
+  auto any = FromFile(dir, "network-monitor:\n  interface: span0\n");
+  ASSERT_TRUE(any) << any.error().message();
+  EXPECT_EQ(any->network_monitor.interface, "span0");
+  EXPECT_TRUE(any->network_monitor.apps.empty());
+
+  auto some = FromFile(dir, "network-monitor:\n  interface: eno2\n  apps: [sensor, ids-1]\n");
+  ASSERT_TRUE(some) << some.error().message();
+  EXPECT_EQ(some->network_monitor.interface, "eno2");
+  EXPECT_EQ(some->network_monitor.apps, (std::vector<std::string>{"sensor", "ids-1"}));
+
+  struct Case {
+    std::string yaml;
+    std::string says;
+  };
+  const Case cases[] = {
+      {"network-monitor: span0\n", "network-monitor must be a mapping"},
+      {"network-monitor:\n  interface: lo\n", "not lo"},
+      {"network-monitor:\n  interface: a-very-long-interface\n", "1-15 characters"},
+      {"network-monitor:\n  interface: \"sp an\"\n", "1-15 characters"},
+      {"network-monitor:\n  interface: [a]\n",
+       "network-monitor.interface (line 2) must be a scalar"},
+      {"network-monitor:\n  apps: [sensor]\n", "apps needs network-monitor.interface"},
+      {"network-monitor:\n  interface: span0\n  apps: sensor\n", "must be a list of app ids"},
+      {"network-monitor:\n  interface: span0\n  apps: [Sensor]\n", "'Sensor' is not an app id"},
+      {"network-monitor:\n  interfaces: span0\n",
+       "network-monitor.interfaces (line 2): unknown key"},
+  };
+  for (const auto& c : cases) {
+    auto config = FromFile(dir, c.yaml);
+    ASSERT_FALSE(config) << c.yaml;
+    EXPECT_EQ(config.error().code(), ErrorCode::kInvalidInput) << c.yaml;
+    EXPECT_NE(config.error().message().find(c.says), std::string::npos)
+        << c.yaml << " gave: " << config.error().message();
+  }
+}
+
 TEST(DaemonConfigTest, TheAuthSectionSetsBackEndsLockoutAndSessions) {
   testing::TempDir dir;
   auto config = FromFile(dir,

@@ -190,6 +190,75 @@ TEST_F(AppSpecTest, NetworkNeedsAPreparedNamespace) {
   EXPECT_EQ(spec->netns_path, "/run/netns/fogkeep-sensor");
 }
 
+TEST_F(AppSpecTest, NetworkMonitorNeedsThePolicyGrant) {
+  descriptor_.resources.network_monitor = true;
+  placement_.netns_path = "/var/lib/fogkeep/monitor/netns/sensor";
+  placement_.userns_path = "/var/lib/fogkeep/monitor/userns/sensor";
+  auto refused = Map();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kForbidden);
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("asks for network-monitor (app.resources.network-monitor), which this "
+                        "node's policy grants to no app"));
+
+  policy_.monitor_interface = "span0";
+  policy_.monitor_apps = {"ids", "collector"};
+  refused = Map();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kForbidden);
+  EXPECT_THAT(refused.error().message(), HasSubstr("grants only to ids, collector"));
+  EXPECT_FALSE(CheckMonitorGrant("sensor", policy_));
+  EXPECT_TRUE(CheckMonitorGrant("ids", policy_));
+}
+
+TEST_F(AppSpecTest, NetworkMonitorGrantsCapNetRawAndNamesTheInterface) {
+  auto plain = Map();
+  ASSERT_TRUE(plain) << plain.error().message();
+
+  descriptor_.resources.network_monitor = true;
+  descriptor_.env.emplace_back("FOGKEEP_MONITOR_INTERFACE", "eth0");  // the app cannot choose
+  policy_.monitor_interface = "span0";
+  policy_.monitor_apps = {"sensor"};
+  placement_.netns_path = "/var/lib/fogkeep/monitor/netns/sensor";
+  placement_.userns_path = "/var/lib/fogkeep/monitor/userns/sensor";
+  auto spec = Map();
+  ASSERT_TRUE(spec) << spec.error().message();
+  EXPECT_EQ(spec->capabilities, (std::vector<std::string>{"CAP_NET_RAW"}));
+  EXPECT_THAT(spec->env, Contains("FOGKEEP_MONITOR_INTERFACE=span0"));
+  EXPECT_THAT(spec->env, Not(Contains("FOGKEEP_MONITOR_INTERFACE=eth0")));
+  EXPECT_EQ(spec->network, NetworkMode::kNamespace);
+  EXPECT_EQ(spec->netns_path, "/var/lib/fogkeep/monitor/netns/sensor");
+  EXPECT_EQ(spec->userns_path, "/var/lib/fogkeep/monitor/userns/sensor");
+
+  // Nothing else differs from the same app without network-monitor.
+  ContainerSpec expected = *plain;
+  expected.capabilities = {"CAP_NET_RAW"};
+  expected.env.push_back("FOGKEEP_MONITOR_INTERFACE=span0");
+  expected.network = NetworkMode::kNamespace;
+  expected.netns_path = spec->netns_path;
+  expected.userns_path = spec->userns_path;
+  EXPECT_EQ(*GenerateOciConfig(*spec), *GenerateOciConfig(expected));
+
+  // The grant covers an explicit request for CAP_NET_RAW, and nothing beyond it.
+  descriptor_.security.capabilities = {"CAP_NET_RAW"};
+  spec = Map();
+  ASSERT_TRUE(spec) << spec.error().message();
+  EXPECT_EQ(spec->capabilities, (std::vector<std::string>{"CAP_NET_RAW"}));
+  descriptor_.security.capabilities = {"CAP_NET_RAW", "CAP_NET_ADMIN"};
+  auto refused = Map();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kForbidden);
+  EXPECT_THAT(refused.error().message(), HasSubstr("CAP_NET_ADMIN"));
+
+  descriptor_.security.capabilities.clear();
+  // Without prepared namespaces the node cannot serve it.
+  placement_.userns_path.clear();
+  refused = Map();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_THAT(refused.error().message(), HasSubstr("no monitor namespace"));
+}
+
 TEST_F(AppSpecTest, UnservableRequestsAreRefused) {
   descriptor_.resources.devices = {"serial"};
   EXPECT_FALSE(Map());

@@ -192,9 +192,27 @@ TEST(SeccompTest, VsockSocketsAreRefused) {
   auto p = DefaultSeccompProfile(Arch::kX86_64, {});
   const SeccompRule* rule = OnlyRuleFor(p, "socket");
   ASSERT_NE(rule, nullptr);
+  // One condition: libseccomp keeps only one of several conditions on the same argument.
   ASSERT_EQ(rule->args.size(), 1u);
   EXPECT_EQ(rule->args[0].op, "SCMP_CMP_NE");
   EXPECT_EQ(rule->args[0].value, 40u);
+}
+
+TEST(SeccompTest, WhatPacketCaptureNeedsIsAllowed) {
+  // libpcap on Linux (network-monitor): socket(AF_PACKET) (left to the kernel's CAP_NET_RAW
+  // check), a TPACKET_V3 ring set up with setsockopt and mapped with mmap, poll for blocks.
+  std::vector<std::string> raw = {"CAP_NET_RAW"};
+  auto p = DefaultSeccompProfile(Arch::kX86_64, raw);
+  const SeccompRule* rule = OnlyRuleFor(p, "socket");
+  ASSERT_NE(rule, nullptr);
+  for (const auto& arg : rule->args) EXPECT_NE(arg.value, 17u) << "AF_PACKET refused";
+  auto allowed = AllowedUnconditionally(p);
+  for (const char* name : {"setsockopt", "getsockopt", "mmap", "munmap", "poll", "ppoll", "bind",
+                           "recvfrom", "ioctl"}) {
+    EXPECT_TRUE(allowed.count(name)) << name;
+  }
+  // CAP_NET_RAW adds no syscall of its own.
+  EXPECT_EQ(Allowed(p), Allowed(DefaultSeccompProfile(Arch::kX86_64, {})));
 }
 
 TEST(SeccompTest, CapabilitiesAddOnlyTheirOwnSyscalls) {

@@ -198,6 +198,46 @@ TEST(SpecTest, JoinedNetworkNamespaceAndHostNetwork) {
   }
 }
 
+TEST(SpecTest, JoinedUserNamespaceOwningTheNetworkNamespace) {
+  auto spec = MinimalSpec();
+  spec.network = NetworkMode::kNamespace;
+  spec.netns_path = "/var/lib/fogkeep/monitor/netns/sensor";
+  spec.userns_path = "/var/lib/fogkeep/monitor/userns/sensor";
+  auto config = Generate(spec);
+  const auto& linux = config.at("linux").as_object();
+  std::set<std::string> types;
+  for (const auto& ns : linux.at("namespaces").as_array()) {
+    const auto& o = ns.as_object();
+    types.insert(std::string(o.at("type").as_string()));
+    if (o.at("type").as_string() == "user") {
+      EXPECT_EQ(o.at("path").as_string(), "/var/lib/fogkeep/monitor/userns/sensor");
+    } else if (o.at("type").as_string() == "network") {
+      EXPECT_EQ(o.at("path").as_string(), "/var/lib/fogkeep/monitor/netns/sensor");
+    } else {
+      EXPECT_FALSE(o.contains("path")) << o.at("type").as_string();
+    }
+  }
+  EXPECT_EQ(types,
+            (std::set<std::string>{"pid", "ipc", "uts", "mount", "user", "cgroup", "network"}));
+  // The mappings stay: the runtime reads them, and they match the joined namespace's.
+  EXPECT_EQ(linux.at("uidMappings").as_array().at(0).as_object().at("hostID").as_int64(), 200000);
+  // The user namespace owns the network namespace: a sysfs of its own shows its interfaces.
+  EXPECT_EQ(FindMount(config, "/sys")->at("type").as_string(), "sysfs");
+
+  // Only beside a joined network namespace, and only a clean path.
+  spec.network = NetworkMode::kNone;
+  spec.netns_path.clear();
+  auto refused = ValidateContainerSpec(spec);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message(), HasSubstr("user namespace path needs"));
+  spec.network = NetworkMode::kNamespace;
+  spec.netns_path = "/var/lib/fogkeep/monitor/netns/sensor";
+  spec.userns_path = "/var/lib/fogkeep/../userns";
+  refused = ValidateContainerSpec(spec);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message(), HasSubstr("user namespace path"));
+}
+
 TEST(SpecTest, GrantedCapabilitiesReachANonRootUser) {
   auto spec = MinimalSpec();
   spec.capabilities = {"CAP_NET_BIND_SERVICE"};

@@ -373,6 +373,59 @@ TEST(DescriptorParseTest, SecuritySection) {
   EXPECT_THAT(single->security.capabilities, ElementsAre("CAP_KILL"));
 }
 
+TEST(DescriptorParseTest, NetworkMonitor) {
+  auto plain = ParseDescriptor(Minimal());
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->resources.network_monitor);
+
+  for (const char* yes : {"true", "True", "yes", "on"}) {
+    auto d =
+        ParseDescriptor(Minimal("  resources:\n    network-monitor: " + std::string(yes) + "\n"));
+    ASSERT_TRUE(d) << yes << ": " << d.error().message();
+    EXPECT_TRUE(d->resources.network_monitor) << yes;
+    EXPECT_TRUE(ValidateDescriptor(*d)) << ValidationError(*d);
+  }
+  auto off = ParseDescriptor(Minimal("  resources:\n    network-monitor: false\n"));
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->resources.network_monitor);
+
+  // Only a boolean: the interface is the node's choice, never the package's.
+  for (const char* bad : {"span0", "{interface: span0}", "[eth0]", "1", "\"\""}) {
+    EXPECT_THAT(
+        ParseError(Minimal("  resources:\n    network-monitor: " + std::string(bad) + "\n")),
+        HasSubstr("app.resources.network-monitor: expected true or false"))
+        << bad;
+  }
+}
+
+TEST(DescriptorValidateTest, NetworkMonitorStandsAlone) {
+  auto with_interface =
+      ParseDescriptor(Minimal("  resources:\n"
+                              "    network-monitor: true\n"
+                              "    network:\n"
+                              "      - interface-name: eth0\n"));
+  ASSERT_TRUE(with_interface) << with_interface.error().message();
+  EXPECT_THAT(ValidationError(*with_interface),
+              HasSubstr("app.resources.network-monitor cannot be combined with "
+                        "app.resources.network"));
+
+  auto with_host =
+      ParseDescriptor(Minimal("  resources:\n"
+                              "    network-monitor: true\n"
+                              "  security:\n"
+                              "    host-network: true\n"));
+  ASSERT_TRUE(with_host) << with_host.error().message();
+  EXPECT_THAT(ValidationError(*with_host),
+              HasSubstr("app.resources.network-monitor cannot be combined with "
+                        "app.security.host-network"));
+
+  // Declaring no interface beside it is fine; so is host networking without it.
+  auto empty_list =
+      ParseDescriptor(Minimal("  resources:\n    network-monitor: true\n    network: []\n"));
+  ASSERT_TRUE(empty_list);
+  EXPECT_TRUE(ValidateDescriptor(*empty_list));
+}
+
 TEST(DescriptorParseTest, AccessControlScalarOrMap) {
   auto scalar = ParseDescriptor(Minimal("  access-control: oauth2\n"));
   ASSERT_TRUE(scalar);
