@@ -20,6 +20,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   busybox-static jq zstd gzip tar xz-utils umoci skopeo hyperfine nginx wrk freeradius freeradius-utils
+  libpcap-dev tshark tcpdump iputils-ping  # fogkeep-sensor: capture; tests cross-check with tshark
   swtpm swtpm-tools tpm2-tools  # a software TPM 2.0 for the SSS tests (tpm2-tools to inspect it)
   # container runtime (node agent)
   runc crun containernetworking-plugins iproute2 iptables
