@@ -15,6 +15,7 @@ namespace {
 
 namespace json = boost::json;
 using detail::ObjectReader;
+using detail::Objects;
 
 constexpr std::size_t kMaxSignatureBytes = 256;
 constexpr std::size_t kMaxTimestampBytes = 64;
@@ -159,14 +160,6 @@ Result<Alert> Check(const json::value& value) {
                 "an alert must be at most " + std::to_string(kMaxAlertBytes) + " bytes as JSON");
   }
   return a;
-}
-
-template <typename T>
-json::array Objects(const std::vector<T>& values) {
-  json::array out;
-  out.reserve(values.size());
-  for (const auto& v : values) out.push_back(ToJson(v));
-  return out;
 }
 
 }  // namespace

@@ -9,19 +9,12 @@ namespace {
 
 namespace json = boost::json;
 using detail::ObjectReader;
+using detail::Objects;
 
 json::array Strings(const std::vector<std::string>& values) {
   json::array out;
   out.reserve(values.size());
   for (const auto& v : values) out.emplace_back(v);
-  return out;
-}
-
-template <typename T>
-json::array Objects(const std::vector<T>& values) {
-  json::array out;
-  out.reserve(values.size());
-  for (const auto& v : values) out.push_back(ToJson(v));
   return out;
 }
 

@@ -17,6 +17,15 @@ namespace fogkeep::api::detail {
 
 namespace json = boost::json;
 
+// The JSON array of `values`, each through its wire type's ToJson (found by argument lookup).
+template <typename T>
+json::array Objects(const std::vector<T>& values) {
+  json::array out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.push_back(ToJson(v));
+  return out;
+}
+
 // Reads typed fields of one JSON object, remembering the first type error. Missing fields
 // keep the value they had (the struct's default): the wire tolerates omissions.
 class ObjectReader {

@@ -141,8 +141,7 @@ class Detectors {
     std::vector<T> seen;
     bool reported = false;  // this window already alerted
     // Counts `value`; true when it makes `threshold` distinct values, once per window.
-    bool Add(const T& value, std::uint64_t now_us, std::uint64_t window_us,
-             std::size_t threshold);
+    bool Add(const T& value, std::uint64_t now_us, std::uint64_t window_us, std::size_t threshold);
   };
   struct SourceActivity {
     DistinctInWindow<std::uint16_t> ports;

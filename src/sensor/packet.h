@@ -39,19 +39,19 @@ std::string FormatMac(const MacAddress& mac);
 // Why a frame was not decoded to its end. Counted per reason (DecodeCounters).
 enum class Malformed : std::uint8_t {
   kNone = 0,
-  kTruncatedEthernet,   // shorter than an Ethernet header
-  kTruncatedVlan,       // an 802.1Q tag cut short
-  kTooManyVlanTags,     // more than two stacked tags
+  kTruncatedEthernet,  // shorter than an Ethernet header
+  kTruncatedVlan,      // an 802.1Q tag cut short
+  kTooManyVlanTags,    // more than two stacked tags
   kTruncatedArp,
-  kTruncatedIpv4,       // shorter than 20 bytes or than its IHL
-  kBadIpv4Header,       // version != 4 or IHL < 5
-  kBadIpv4Length,       // total length below the header length
+  kTruncatedIpv4,  // shorter than 20 bytes or than its IHL
+  kBadIpv4Header,  // version != 4 or IHL < 5
+  kBadIpv4Length,  // total length below the header length
   kTruncatedIpv6,
-  kBadIpv6Header,       // version != 6, or an extension header chain too long or cut short
-  kTruncatedTcp,        // shorter than 20 bytes
-  kBadTcpOffset,        // data offset < 5 or past the end of the segment
+  kBadIpv6Header,  // version != 6, or an extension header chain too long or cut short
+  kTruncatedTcp,   // shorter than 20 bytes
+  kBadTcpOffset,   // data offset < 5 or past the end of the segment
   kTruncatedUdp,
-  kBadUdpLength,        // length field below 8 or past the end of the datagram
+  kBadUdpLength,  // length field below 8 or past the end of the datagram
   kTruncatedIcmp,
   kCount
 };
@@ -100,8 +100,8 @@ struct Packet {
   std::uint8_t ip_version = 0;
   IpAddress source;
   IpAddress destination;
-  std::uint8_t protocol = 0;  // IPv4 protocol / IPv6 next header after extension headers
-  std::uint8_t ttl = 0;       // or hop limit
+  std::uint8_t protocol = 0;    // IPv4 protocol / IPv6 next header after extension headers
+  std::uint8_t ttl = 0;         // or hop limit
   std::uint32_t ip_length = 0;  // the IP datagram's length as its header says (header included)
   // IPv4 fragment (MF set or offset > 0) or IPv6 fragment header. A non-first fragment has no
   // transport header: the ports stay 0 and has_transport is false.
