@@ -478,10 +478,22 @@ constexpr std::uint64_t kPersonalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffff
 // socket(2) families refused: AF_VSOCK (40) talks to the hypervisor, not the container's
 // network namespace. AF_PACKET (libpcap's capture socket) stays allowed: the kernel opens it
 // only for CAP_NET_RAW in the user namespace owning the network namespace, which an app has
-// only when the node grants it (network-monitor). It is not filtered here as well because
-// libseccomp keeps only one of two conditions on the same argument of one rule, so
-// "!= 40 && != 17" would silently become "!= 17".
+// only when the node grants it (network-monitor).
+//
+// The filter names the families it allows rather than the one it refuses, because of three
+// traps: the kernel reads the family as an int (the low 32 bits of its register) while
+// seccomp compares all 64, so "family != 40" lets 40 | 1 << 32 through to AF_VSOCK;
+// libseccomp lets an unconditional allow of a syscall override a refusing rule for the same
+// syscall; and it keeps only one of two conditions on the same argument of one rule. So
+// socket() is allowed for 0..39 and for 41..63 in aligned blocks (AF_MAX is 46 in Linux 6.x;
+// the blocks leave room for new families), each compared as a whole 64-bit value, so a value
+// with any upper bit set fails with EPERM where the kernel would have said EAFNOSUPPORT.
 constexpr std::uint64_t kAfVsock = 40;
+struct FamilyBlock {
+  std::uint64_t first;
+  std::uint64_t size;  // a power of two; `first` is a multiple of it
+};
+constexpr FamilyBlock kSocketFamilyBlocksAboveVsock[] = {{41, 1}, {42, 2}, {44, 4}, {48, 16}};
 
 std::vector<std::string> Names(std::span<const std::string_view> names) {
   return {names.begin(), names.end()};
@@ -531,7 +543,12 @@ SeccompProfile DefaultSeccompProfile(Arch arch, std::span<const std::string> gra
       Allow({"clone"}, {SeccompArg{0, kCloneNamespaceFlags, 0, "SCMP_CMP_MASKED_EQ"}}));
   profile.syscalls.push_back(
       SeccompRule{{"clone3"}, "SCMP_ACT_ERRNO", {}, static_cast<int>(ENOSYS)});
-  profile.syscalls.push_back(Allow({"socket"}, {SeccompArg{0, kAfVsock, 0, "SCMP_CMP_NE"}}));
+  // One rule per block of allowed families (the rules of one syscall are OR-ed).
+  profile.syscalls.push_back(Allow({"socket"}, {SeccompArg{0, kAfVsock - 1, 0, "SCMP_CMP_LE"}}));
+  for (const auto& block : kSocketFamilyBlocksAboveVsock) {
+    profile.syscalls.push_back(
+        Allow({"socket"}, {SeccompArg{0, ~(block.size - 1), block.first, "SCMP_CMP_MASKED_EQ"}}));
+  }
   // One rule per value: the conditions of one rule are AND-ed.
   for (std::uint64_t value : kPersonalities) {
     profile.syscalls.push_back(Allow({"personality"}, {SeccompArg{0, value, 0, "SCMP_CMP_EQ"}}));

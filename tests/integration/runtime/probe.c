@@ -94,7 +94,15 @@ static int cmd_kernel(void) {
   report("personality-addr-no-randomize", personality(ADDR_NO_RANDOMIZE));
   report("personality-query", personality(0xffffffff));
   report("socket-vsock", socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
+  // The kernel reads socket()'s family as an int, so bits above 31 are dropped on the way in;
+  // a filter comparing the whole register would let this one through.
+  report("socket-vsock-high-bits", syscall(SYS_socket, (1UL << 32) | 40, SOCK_STREAM, 0));
   report("socket-unix", socket(AF_UNIX, SOCK_STREAM, 0));
+  report("socket-inet", socket(AF_INET, SOCK_DGRAM, 0));
+  // Unknown to the kernel (EAFNOSUPPORT) unless the filter refuses them first (EPERM).
+  report("socket-family-49", syscall(SYS_socket, 49, SOCK_STREAM, 0));
+  report("socket-family-63", syscall(SYS_socket, 63, SOCK_STREAM, 0));
+  report("socket-family-64", syscall(SYS_socket, 64, SOCK_STREAM, 0));
   return 0;
 }
 

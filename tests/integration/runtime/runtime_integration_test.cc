@@ -283,11 +283,15 @@ TEST_F(RuntimeIntegrationTest, KeyringAndKernelInterfacesAreBlocked) {
   auto record = RunToEnd(app);
   std::string log = Log(app);
   EXPECT_EQ(record.exit_code, 0) << log;
-  for (const char* line : {"keyctl: EPERM", "add_key: EPERM", "request_key: EPERM", "ptrace: EPERM",
-                           "bpf: EPERM", "perf_event_open: EPERM", "open_by_handle_at: EPERM",
-                           "userfaultfd: EPERM", "io_uring_setup: EPERM", "kexec_load: EPERM",
-                           "init_module: EPERM", "personality-addr-no-randomize: EPERM",
-                           "personality-query: ok", "socket-vsock: EPERM", "socket-unix: ok"}) {
+  for (const char* line :
+       {"keyctl: EPERM", "add_key: EPERM", "request_key: EPERM", "ptrace: EPERM", "bpf: EPERM",
+        "perf_event_open: EPERM", "open_by_handle_at: EPERM", "userfaultfd: EPERM",
+        "io_uring_setup: EPERM", "kexec_load: EPERM", "init_module: EPERM",
+        "personality-addr-no-randomize: EPERM", "personality-query: ok", "socket-vsock: EPERM",
+        "socket-vsock-high-bits: EPERM", "socket-unix: ok", "socket-inet: ok",
+        // Past the refused family, the allowed blocks reach the kernel.
+        "socket-family-49: EAFNOSUPPORT", "socket-family-63: EAFNOSUPPORT",
+        "socket-family-64: EPERM"}) {
     EXPECT_THAT(log, HasSubstr(line));
   }
 }
