@@ -56,18 +56,8 @@ CREATE TABLE IF NOT EXISTS user_revocations (
 PRAGMA user_version = 1;
 )sql";
 
-std::string Base64Url(std::string_view bytes) {
-  std::string text = crypto::Base64Encode(bytes);
-  while (!text.empty() && text.back() == '=') text.pop_back();
-  for (char& c : text) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return text;
-}
-
 std::string NewToken(std::string_view prefix) {
-  return std::string(prefix) + Base64Url(crypto::RandomBytes(kTokenBytes));
+  return std::string(prefix) + crypto::Base64UrlEncode(crypto::RandomBytes(kTokenBytes));
 }
 
 bool HasShape(std::string_view token, std::string_view prefix) {

@@ -137,6 +137,49 @@ Result<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string text = Base64Encode(bytes);
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  for (char& c : text) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return text;
+}
+
+Result<std::string> Base64UrlDecode(std::string_view text) {
+  // Four characters carry three bytes; a last group of one character carries none.
+  if (text.size() % 4 == 1) {
+    return Fail(ErrorCode::kInvalidInput, "invalid base64url: length " +
+                                              std::to_string(text.size()) +
+                                              " is not that of an unpadded encoding");
+  }
+  std::string standard(text);
+  for (std::size_t i = 0; i < standard.size(); ++i) {
+    char& c = standard[i];
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    } else if (c == '+' || c == '/' || Base64Value(c) < 0) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "invalid base64url: unexpected character at offset " + std::to_string(i));
+    }
+  }
+  // The bits after the last encoded byte must be zero (2 characters carry 1 byte and 4 spare
+  // bits, 3 carry 2 bytes and 2 spare bits).
+  const std::size_t tail = standard.size() % 4;
+  if (tail != 0) {
+    const int last = Base64Value(standard.back());
+    if ((tail == 2 && (last & 0x0f) != 0) || (tail == 3 && (last & 0x03) != 0)) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "invalid base64url: non-zero bits after the last encoded byte");
+    }
+    standard.append(4 - tail, '=');
+  }
+  return Base64Decode(standard);
+}
+
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

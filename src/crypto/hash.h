@@ -34,6 +34,13 @@ std::string Base64Encode(std::string_view bytes);  // one line, no newlines
 // Strict decoding: standard alphabet, padding required, no whitespace except one trailing
 // newline. Anything else is kInvalidInput.
 Result<std::string> Base64Decode(std::string_view text);
+// base64url (RFC 4648 section 5) without padding: the encoding of JOSE (RFC 7515 section 2),
+// PKCE and fogkeep's random tokens.
+std::string Base64UrlEncode(std::string_view bytes);
+// Strict decoding, so that each byte string has exactly one accepted text: url alphabet only,
+// no padding, no whitespace, no length of 1 modulo 4, and the unused bits of the last
+// character zero. Anything else is kInvalidInput.
+Result<std::string> Base64UrlDecode(std::string_view text);
 // Constant-time equality of two byte strings (lengths may leak).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

@@ -1,5 +1,7 @@
 #include "crypto/keys.h"
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -15,6 +17,8 @@ namespace fogkeep::crypto {
 namespace {
 
 constexpr std::size_t kRsaBits = 3072;
+// Bytes of a P-256 field element or scalar.
+constexpr std::size_t kP256Bytes = 32;
 // A PEM key file is a few kilobytes; anything much larger is not one.
 constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
 
@@ -54,6 +58,23 @@ Result<ossl::MdCtxPtr> SignatureContext(EVP_PKEY* key, KeyType type, bool sign) 
   return ctx;
 }
 
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, ossl::Free<ECDSA_SIG_free>>;
+
+// `n` as kP256Bytes big-endian bytes; false when it is negative or does not fit.
+bool P256Bytes(const BIGNUM* n, std::string* out) {
+  out->assign(kP256Bytes, '\0');
+  return n != nullptr && !BN_is_negative(n) &&
+         BN_bn2binpad(n, reinterpret_cast<unsigned char*>(out->data()), kP256Bytes) ==
+             static_cast<int>(kP256Bytes);
+}
+
+ossl::BignumPtr BignumFrom(std::string_view bytes) {
+  ossl::BignumPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                              static_cast<int>(bytes.size()), nullptr));
+  if (!n) ossl::Die("BN_bin2bn");
+  return n;
+}
+
 }  // namespace
 
 std::string_view KeyTypeName(KeyType type) {
@@ -88,6 +109,37 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
   std::shared_ptr<EVP_PKEY> key = ossl::SharePkey(raw);
   KeyType type = FK_TRY(ossl::DetectKeyType(key.get()));
   return PublicKey(std::move(key), type);
+}
+
+Result<PublicKey> PublicKey::FromEcP256Point(const EcP256Point& point) {
+  if (point.x.size() != kP256Bytes || point.y.size() != kP256Bytes) {
+    return Fail(ErrorCode::kInvalidInput, "a P-256 coordinate must be 32 bytes");
+  }
+  ossl::ErrorQueueScope errors;
+  std::string encoded = "\x04" + point.x + point.y;  // SEC 1 uncompressed point
+  char group[] = "P-256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, encoded.data(), encoded.size()),
+      OSSL_PARAM_construct_end()};
+  ossl::PkeyCtxPtr from_data(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  if (!from_data) ossl::Die("EVP_PKEY_CTX_new_from_name(EC)");
+  EVP_PKEY* raw = nullptr;
+  // Decoding the point refuses coordinates outside the field and points off the curve; the
+  // public key check then also refuses the point at infinity and points outside the group.
+  if (EVP_PKEY_fromdata_init(from_data.get()) != 1 ||
+      EVP_PKEY_fromdata(from_data.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidInput, "the coordinates are not a point on P-256");
+  }
+  std::shared_ptr<EVP_PKEY> key = ossl::SharePkey(raw);
+  ossl::PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!check) ossl::Die("EVP_PKEY_CTX_new_from_pkey");
+  if (EVP_PKEY_public_check(check.get()) != 1) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidInput, "the coordinates are not a valid P-256 public key");
+  }
+  return PublicKey(std::move(key), KeyType::kEcdsaP256);
 }
 
 int PublicKey::bits() const { return EVP_PKEY_get_bits(key_.get()); }
@@ -128,6 +180,67 @@ std::string PublicKey::Fingerprint() const {
   std::string hex = Sha256Hex(std::string_view(reinterpret_cast<const char*>(der), size));
   OPENSSL_free(der);
   return hex;
+}
+
+Result<EcP256Point> PublicKey::EcPoint() const {
+  if (type_ != KeyType::kEcdsaP256) {
+    return Fail(ErrorCode::kInvalidInput,
+                "a " + std::string(KeyTypeName(type_)) + " key has no P-256 point");
+  }
+  ossl::ErrorQueueScope errors;
+  BIGNUM* x = nullptr;
+  BIGNUM* y = nullptr;
+  const bool got = EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
+                   EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1;
+  ossl::BignumPtr own_x(x);
+  ossl::BignumPtr own_y(y);
+  EcP256Point point;
+  if (!got || !P256Bytes(x, &point.x) || !P256Bytes(y, &point.y)) {
+    return ossl::FailSsl(ErrorCode::kInternal, "reading the P-256 point");
+  }
+  return point;
+}
+
+// ---- ECDSA signature forms ----
+
+Result<std::string> EcdsaP256SignatureToRaw(std::string_view der) {
+  ossl::ErrorQueueScope errors;
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  // A P-256 signature takes at most 72 bytes of DER; the bound also keeps the length in a long.
+  EcdsaSigPtr sig(der.size() > 2 * kP256Bytes + 16
+                      ? nullptr
+                      : d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig || p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+    ossl::DrainErrors();
+    return Fail(ErrorCode::kInvalidInput, "not one DER ECDSA signature");
+  }
+  std::string r;
+  std::string s;
+  if (!P256Bytes(ECDSA_SIG_get0_r(sig.get()), &r) || !P256Bytes(ECDSA_SIG_get0_s(sig.get()), &s)) {
+    return Fail(ErrorCode::kInvalidInput, "the ECDSA signature's r or s is out of range for P-256");
+  }
+  return r + s;
+}
+
+Result<std::string> EcdsaP256SignatureToDer(std::string_view raw) {
+  if (raw.size() != kEcdsaP256RawSignatureBytes) {
+    return Fail(ErrorCode::kInvalidInput,
+                "a raw P-256 signature is 64 bytes, not " + std::to_string(raw.size()));
+  }
+  ossl::ErrorQueueScope errors;
+  ossl::BignumPtr r = BignumFrom(raw.substr(0, kP256Bytes));
+  ossl::BignumPtr s = BignumFrom(raw.substr(kP256Bytes));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  // ECDSA_SIG_set0 takes ownership of r and s only when it succeeds.
+  if (!sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) ossl::Die("ECDSA_SIG_set0");
+  (void)r.release();
+  (void)s.release();
+  unsigned char* der = nullptr;
+  const int size = i2d_ECDSA_SIG(sig.get(), &der);
+  if (size <= 0) ossl::Die("i2d_ECDSA_SIG");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(size));
+  OPENSSL_free(der);
+  return out;
 }
 
 // ---- PrivateKey ----

@@ -6,6 +6,7 @@
 //   Ed25519             pure Ed25519 over the message
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,9 +23,19 @@ enum class KeyType { kRsa, kEcdsaP256, kEd25519 };
 std::string_view KeyTypeName(KeyType type);
 Result<KeyType> ParseKeyType(std::string_view name);
 
+// The public point of an ECDSA P-256 key as its affine coordinates, 32 big-endian bytes each:
+// the "x" and "y" members of a JWK (RFC 7518 section 6.2.1).
+struct EcP256Point {
+  std::string x;
+  std::string y;
+};
+
 class PublicKey {
  public:
   static Result<PublicKey> FromPem(std::string_view pem);
+  // The ECDSA P-256 key at `point`. kInvalidInput unless x and y are 32 bytes each and name a
+  // point on the curve (the checks of SP 800-56A's full public key validation).
+  static Result<PublicKey> FromEcP256Point(const EcP256Point& point);
   KeyType type() const { return type_; }
   int bits() const;
   Result<std::string> ToPem() const;
@@ -33,6 +44,8 @@ class PublicKey {
   Status Verify(std::string_view message, std::string_view signature) const;
   // SHA-256 of the DER SubjectPublicKeyInfo, lowercase hex (a stable key id).
   std::string Fingerprint() const;
+  // The point of an ECDSA P-256 key; kInvalidInput for keys of other types.
+  Result<EcP256Point> EcPoint() const;
 
   evp_pkey_st* native() const { return key_.get(); }
   PublicKey(std::shared_ptr<evp_pkey_st> key, KeyType type) : key_(std::move(key)), type_(type) {}
@@ -67,5 +80,14 @@ class PrivateKey {
   std::shared_ptr<evp_pkey_st> key_;
   KeyType type_;
 };
+
+// ECDSA P-256 signatures in the form JWS uses (RFC 7518 section 3.4): r and s as 32 big-endian
+// bytes each, 64 bytes in all, where Sign and Verify use DER.
+inline constexpr std::size_t kEcdsaP256RawSignatureBytes = 64;
+// kInvalidInput unless `der` is exactly one DER ECDSA-Sig-Value whose r and s are non-negative
+// and below 2^256.
+Result<std::string> EcdsaP256SignatureToRaw(std::string_view der);
+// kInvalidInput unless `raw` is exactly 64 bytes.
+Result<std::string> EcdsaP256SignatureToDer(std::string_view raw);
 
 }  // namespace fogkeep::crypto

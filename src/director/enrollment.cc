@@ -13,16 +13,6 @@ constexpr std::size_t kTokenSecretBytes = 32;
 constexpr std::size_t kDeviceIdBytes = 8;
 constexpr std::size_t kMaxTags = 32;
 
-std::string Base64Url(std::string_view bytes) {
-  std::string text = crypto::Base64Encode(bytes);
-  for (char& c : text) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!text.empty() && text.back() == '=') text.pop_back();
-  return text;
-}
-
 bool IsTagChar(char c, bool first) {
   const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
   return alnum || (!first && (c == '.' || c == '_' || c == ':' || c == '-'));
@@ -71,7 +61,7 @@ Result<api::EnrollmentTokenInfo> Enrollment::CreateToken(const api::EnrollmentTo
   // initializer would skip destroying the members already built.
   std::vector<std::string> tags = FK_TRY(NormalizeTags(request.tags));
   const std::int64_t now = clock_();
-  const std::string secret = Base64Url(crypto::RandomBytes(kTokenSecretBytes));
+  const std::string secret = crypto::Base64UrlEncode(crypto::RandomBytes(kTokenSecretBytes));
   EnrollmentToken token{.id = crypto::ToHex(crypto::RandomBytes(kTokenIdBytes)),
                         .secret_hash = crypto::Sha256Hex(secret),
                         .tags = std::move(tags),
