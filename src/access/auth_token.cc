@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -16,16 +17,6 @@ namespace {
 
 constexpr std::size_t kTokenBytes = 32;
 constexpr std::size_t kMaxTokensFile = 1 << 20;
-
-std::string Base64Url(std::string_view bytes) {
-  std::string text = crypto::Base64Encode(bytes);
-  while (!text.empty() && text.back() == '=') text.pop_back();
-  for (char& c : text) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return text;
-}
 
 std::string HashToken(std::string_view token) {
   crypto::Digest digest;
@@ -43,6 +34,12 @@ std::string TokensFile(const std::string& data_dir) { return data_dir + "/tokens
 
 Status RoleAuthorizer::Authorize(const net::Principal& principal, std::string_view permission,
                                  const net::Request&) {
+  // An OAuth token acts only within its scopes; who it is (session.self) it may always ask.
+  if (principal.scopes && permission != auth::kPermissionSessionSelf &&
+      std::ranges::find(*principal.scopes, permission) == principal.scopes->end()) {
+    return Fail(ErrorCode::kForbidden,
+                "the access token's scope does not include " + std::string(permission));
+  }
   for (const std::string& role : principal.roles) {
     if (auth::RoleHolds(role, permission)) return {};
   }
@@ -65,7 +62,7 @@ Result<std::string> CreateToken(const std::string& tokens_file, std::string_view
     return Fail(std::move(read).error().With("read " + tokens_file));
   }
   if (!existing.empty() && existing.back() != '\n') existing.push_back('\n');
-  const std::string token = Base64Url(crypto::RandomBytes(kTokenBytes));
+  const std::string token = crypto::Base64UrlEncode(crypto::RandomBytes(kTokenBytes));
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();

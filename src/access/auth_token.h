@@ -34,7 +34,8 @@ Result<std::string_view> BearerToken(const net::Request& request);
 Result<std::string> CreateToken(const std::string& tokens_file, std::string_view role);
 
 // The API's authorization: a principal may do what any of its roles holds in fogkeep's
-// one permission matrix (auth/roles.h); kForbidden otherwise.
+// one permission matrix (auth/roles.h), and, when it came with an OAuth token's scopes, only
+// what is also among them (session.self aside); kForbidden otherwise.
 class RoleAuthorizer : public net::Authorizer {
  public:
   Status Authorize(const net::Principal& principal, std::string_view permission,

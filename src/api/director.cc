@@ -261,11 +261,18 @@ json::value ToJson(const DesiredApp& v) {
 }
 
 json::value ToJson(const DesiredState& v) {
-  return json::object{{"device_id", v.device_id},
-                      {"generation", v.generation},
-                      {"tags", Strings(v.tags)},
-                      {"apps", Objects(v.apps)},
-                      {"policy", ToJson(v.policy)}};
+  json::object out{{"device_id", v.device_id},
+                   {"generation", v.generation},
+                   {"tags", Strings(v.tags)},
+                   {"apps", Objects(v.apps)},
+                   {"policy", ToJson(v.policy)}};
+  if (v.oauth) {
+    boost::system::error_code ec;
+    json::value jwks = json::parse(v.oauth->jwks, ec);
+    // The director serializes its own key set; text that is not JSON is left out.
+    if (!ec) out["oauth"] = json::object{{"issuer", v.oauth->issuer}, {"jwks", std::move(jwks)}};
+  }
+  return out;
 }
 
 Status FromJson(const json::value& j, EnrollmentTokenRequest* out) {
@@ -363,6 +370,18 @@ Status FromJson(const json::value& j, DesiredState* out) {
   r.Objects("apps", &out->apps);
   FK_TRY(r.status());
   if (const json::value* policy = r.Member("policy")) FK_TRY(FromJson(*policy, &out->policy));
+  if (const json::value* oauth = r.Member("oauth")) {
+    ObjectReader o(*oauth, "desired state oauth");
+    OAuthTrust trust;
+    o.String("issuer", &trust.issuer);
+    FK_TRY(o.status());
+    const json::value* jwks = o.Member("jwks");
+    if (jwks == nullptr || !jwks->is_object()) {
+      return Fail(ErrorCode::kInvalidInput, "desired state oauth.jwks must be a JSON object");
+    }
+    trust.jwks = json::serialize(*jwks);
+    out->oauth = std::move(trust);
+  }
   return {};
 }
 

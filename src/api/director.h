@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -185,12 +186,20 @@ struct DesiredApp {
   std::string deployment;
 };
 
+// What a node needs to accept the director's OAuth access tokens offline: the issuer they
+// must name and the JWK Set (oauth/jwk.h) whose keys sign them, current and previous.
+struct OAuthTrust {
+  std::string issuer;
+  std::string jwks;  // the JWK Set document, JSON text; a JSON object on the wire
+};
+
 struct DesiredState {
   std::string device_id;
   std::int64_t generation = 0;
   std::vector<std::string> tags;
   std::vector<DesiredApp> apps;
-  FleetPolicyDoc policy;  // the merged policy of the device's tags (tag "")
+  FleetPolicyDoc policy;            // the merged policy of the device's tags (tag "")
+  std::optional<OAuthTrust> oauth;  // absent from a director without OAuth
 };
 
 boost::json::value ToJson(const CatalogPackage& v);

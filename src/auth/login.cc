@@ -2,8 +2,8 @@
 
 namespace fogkeep::auth {
 
-Result<IssuedTokens> LoginService::Login(std::string_view user, std::string_view password,
-                                         std::string_view source, LoginReport* report) {
+Result<Identity> LoginService::Verify(std::string_view user, std::string_view password,
+                                      std::string_view source, LoginReport* report) {
   LoginReport local;
   LoginReport& out = report != nullptr ? *report : local;
   out = LoginReport{};
@@ -15,7 +15,6 @@ Result<IssuedTokens> LoginService::Login(std::string_view user, std::string_view
     return Fail(ErrorCode::kLimit,
                 "too many failed login attempts; try again in " + std::to_string(secs) + " s");
   }
-  const auto checked_since = sessions_->now();
   Result<Identity> identity = chain_->Authenticate(user, password, source, &out.trace);
   if (!identity) {
     if (out.trace.decided()) {
@@ -26,8 +25,14 @@ Result<IssuedTokens> LoginService::Login(std::string_view user, std::string_view
     return Fail(ErrorCode::kUnauthenticated, "invalid credentials");
   }
   throttle_->RecordSuccess(user, source);
-  return sessions_->Create(identity->user, identity->role, identity->backend, source,
-                           checked_since);
+  return identity;
+}
+
+Result<IssuedTokens> LoginService::Login(std::string_view user, std::string_view password,
+                                         std::string_view source, LoginReport* report) {
+  const auto checked_since = sessions_->now();
+  Identity identity = FK_TRY(Verify(user, password, source, report));
+  return sessions_->Create(identity.user, identity.role, identity.backend, source, checked_since);
 }
 
 }  // namespace fogkeep::auth

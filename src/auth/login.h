@@ -40,8 +40,14 @@ class LoginService {
                std::shared_ptr<SessionStore> sessions)
       : chain_(std::move(chain)), throttle_(std::move(throttle)), sessions_(std::move(sessions)) {}
 
-  // Errors: kLimit (throttled; report->retry_after says how long), kUnauthenticated "invalid
-  // credentials" (every refusal), or the session store's error (kUnavailable) after a
+  // The throttle and the back-ends without a session: who `user` is when `password` is
+  // right (the OAuth authorization page, which issues codes, not sessions). Errors: kLimit
+  // (throttled; report->retry_after says how long) or kUnauthenticated "invalid credentials"
+  // (every refusal). Thread-safe.
+  Result<Identity> Verify(std::string_view user, std::string_view password, std::string_view source,
+                          LoginReport* report = nullptr);
+
+  // Verify, then a session. Errors: Verify's, or the session store's (kUnavailable) after a
   // successful check. Thread-safe.
   Result<IssuedTokens> Login(std::string_view user, std::string_view password,
                              std::string_view source, LoginReport* report = nullptr);

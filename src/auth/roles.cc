@@ -9,7 +9,7 @@ namespace {
 constexpr std::array<std::string_view, 4> kRoles = {kRoleAdmin, kRoleAppManager,
                                                     kRoleNetworkManager, kRoleAuditor};
 
-constexpr std::array<PermissionInfo, 26> kPermissions = {{
+constexpr std::array<PermissionInfo, 27> kPermissions = {{
     {kPermissionAppsRead, "list apps, their state, logs, metrics and configuration"},
     {kPermissionAppsWrite, "install, upgrade, start, stop, validate, configure and remove apps"},
     {kPermissionStorageRead, "read apps' secure-storage records"},
@@ -35,6 +35,7 @@ constexpr std::array<PermissionInfo, 26> kPermissions = {{
     {kPermissionUsersRead, "list local users and their roles"},
     {kPermissionUsersManage, "add, change and remove local users"},
     {kPermissionSessionsManage, "list and revoke other users' sessions"},
+    {kPermissionOAuthClientsManage, "register, change and delete the director's OAuth clients"},
     {kPermissionSessionSelf, "see who one is logged in as; log out"},
 }};
 

@@ -57,6 +57,8 @@ inline constexpr std::string_view kPermissionAuditRead = "audit.read";
 inline constexpr std::string_view kPermissionUsersRead = "users.read";
 inline constexpr std::string_view kPermissionUsersManage = "users.manage";
 inline constexpr std::string_view kPermissionSessionsManage = "sessions.manage";
+// Admins only: OAuth clients decide who may act for whom.
+inline constexpr std::string_view kPermissionOAuthClientsManage = "oauth-clients.manage";
 // Every role holds it: the routes about the caller's own session (whoami, logout).
 inline constexpr std::string_view kPermissionSessionSelf = "session.self";
 

@@ -16,6 +16,8 @@
 #include "access/admin_commands.h"
 #include "access/audit_api.h"
 #include "access/login_stack.h"
+#include "access/oauth_bearer.h"
+#include "auth/roles.h"
 #include "core/duration.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -28,8 +30,11 @@
 #include "director/device_auth.h"
 #include "director/enrollment.h"
 #include "director/generation_watch.h"
+#include "director/oauth_server.h"
+#include "director/oauth_store.h"
 #include "director/rollout.h"
 #include "director/routes.h"
+#include "director/sql_db.h"
 #include "director/store.h"
 #include "net/server.h"
 
@@ -84,6 +89,10 @@ Status CheckConfig(const DirectorConfig& c) {
   if (c.max_poll_seconds <= 0 || c.max_poll_seconds > 300) {
     return Fail(ErrorCode::kInvalidInput, "max-poll-seconds must be 1 to 300");
   }
+  if (!c.oauth_issuer.empty()) {
+    FK_TRY_CTX(ValidateOAuthServerOptions(OAuthServerOptions{.issuer = c.oauth_issuer}),
+               "oauth-issuer");
+  }
   log::Level level;
   if (!log::ParseLevel(c.log_level, &level)) {
     return Fail(ErrorCode::kInvalidInput, "log-level must be debug, info, warn, error or off");
@@ -124,9 +133,60 @@ Result<crypto::TlsIdentity> EnsureServerIdentity(const DirectorConfig& c, const 
   return crypto::TlsIdentity{std::move(key), {cert, ca.certificate()}};
 }
 
-Result<std::shared_ptr<FleetStore>> OpenStore(const DirectorConfig& c) {
-  if (c.store == "postgres") return FK_TRY(OpenPostgresStore(c.postgres));
-  return FK_TRY(OpenSqliteStore(c.data_dir + "/fleet.db"));
+// The PostgreSQL pool of one director.
+constexpr int kPostgresConnections = 4;
+
+// The fleet's and the authorization server's state, on one database.
+struct Stores {
+  std::shared_ptr<FleetStore> fleet;
+  std::shared_ptr<OAuthStore> oauth;
+};
+
+Result<Stores> OpenStores(const DirectorConfig& c) {
+  std::shared_ptr<SqlDb> db;
+  if (c.store == "postgres") {
+    db = FK_TRY_CTX(OpenPostgresDb(c.postgres, kPostgresConnections), "open director store");
+  } else {
+    db = FK_TRY_CTX(OpenSqliteDb(c.data_dir + "/fleet.db"), "open director store");
+  }
+  // Not inside the aggregate: an early return from its initializer would leak what it built.
+  std::shared_ptr<FleetStore> fleet = FK_TRY(OpenFleetStore(db));
+  std::shared_ptr<OAuthStore> oauth = FK_TRY(OpenOAuthStore(db));
+  return Stores{std::move(fleet), std::move(oauth)};
+}
+
+// The public client `fogkeep login --director` uses: the device grant, or a code with PKCE
+// through a loopback redirect on any port; any scope (tokens carry only what the user's role
+// holds). Registered on first start; an admin may change or delete it like any client.
+Status EnsureCliClient(AuthorizationServer& oauth) {
+  if (FK_TRY(oauth.store().FindClient(std::string(kCliClientId)))) return {};
+  OAuthClient client{.id = std::string(kCliClientId),
+                     .name = "fogkeep command line",
+                     .type = OAuthClientType::kPublic,
+                     .redirect_uris = {"http://127.0.0.1/callback", "http://[::1]/callback"},
+                     .grant_types = {GrantType::kAuthorizationCode, GrantType::kRefreshToken,
+                                     GrantType::kDeviceCode},
+                     .created_by = "fogkeep-director"};
+  for (const auto& permission : auth::AllPermissions()) {
+    client.scopes.emplace_back(permission.name);
+  }
+  std::ranges::sort(client.scopes);
+  Result<CreatedClient> created = oauth.CreateClient(std::move(client));
+  // kConflict: another replica registered it first.
+  if (!created && created.error().code() != ErrorCode::kConflict) {
+    return std::unexpected(created.error());
+  }
+  return {};
+}
+
+// The OAuth issuer: the configured one, else the director's first name and its bound port.
+std::string IssuerFor(const DirectorConfig& c, std::uint16_t port) {
+  if (!c.oauth_issuer.empty()) return c.oauth_issuer;
+  std::string host = !c.dns_names.empty()      ? c.dns_names.front()
+                     : !c.ip_addresses.empty() ? c.ip_addresses.front()
+                                               : "localhost";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "https://" + host + ":" + std::to_string(port);
 }
 
 // Advances rollouts once a second on the replica holding the "rollout" lease (renewed each
@@ -204,8 +264,9 @@ int Serve(const DirectorConfig& config) {
   if (!ca) return Failed(ca.error());
   Result<crypto::TlsIdentity> identity = EnsureServerIdentity(config, **ca);
   if (!identity) return Failed(identity.error());
-  Result<std::shared_ptr<FleetStore>> store = OpenStore(config);
-  if (!store) return Failed(store.error());
+  Result<Stores> stores = OpenStores(config);
+  if (!stores) return Failed(stores.error());
+  std::shared_ptr<FleetStore>* store = &stores->fleet;
 
   Result<std::unique_ptr<audit::AuditLog>> audit_opened =
       audit::AuditLog::Open(config.data_dir + "/audit.log");
@@ -230,12 +291,16 @@ int Serve(const DirectorConfig& config) {
   services.login = logins->login;
   services.version = std::string(kVersion);
   services.max_poll_wait = std::chrono::seconds(config.max_poll_seconds);
+  // The issuer names the port; with port 0 it is known once bound, and set again below.
+  const net::ListenAddress listen = *net::ParseListenAddress(config.listen);
+  services.oauth = std::make_shared<AuthorizationServer>(
+      stores->oauth,
+      OAuthServerOptions{.issuer = IssuerFor(config, listen.port == 0 ? 1 : listen.port)});
   net::Router router;
   if (Status registered = RegisterDirectorRoutes(router, services); !registered) {
     return Failed(registered.error());
   }
 
-  const net::ListenAddress listen = *net::ParseListenAddress(config.listen);
   crypto::TrustStore fleet;
   fleet.AddAnchor((*ca)->certificate());
   net::ServerOptions options;
@@ -260,11 +325,22 @@ int Serve(const DirectorConfig& config) {
   }
   options.limits.max_deferred_responses = options.limits.max_connections;
   options.audit = access::MakeAuditSink(audit_log);
-  auto authenticator = std::make_shared<DeviceAuthenticator>(*store, logins->authenticator);
+  // People: OAuth access tokens for the director, sessions, API tokens.
+  auto people = std::make_shared<access::AccessTokenAuthenticator>(
+      [oauth = services.oauth](std::string_view token) {
+        return oauth->ValidateForDirector(token);
+      },
+      logins->authenticator);
+  auto authenticator = std::make_shared<DeviceAuthenticator>(*store, people);
   Result<std::unique_ptr<net::Server>> server = net::Server::Create(
       std::move(options), std::move(router), authenticator, std::make_shared<DirectorAuthorizer>());
   if (!server) return Failed(server.error());
   if (Status started = (*server)->Start(); !started) return Failed(started.error());
+  if (Status issuer = services.oauth->SetIssuer(IssuerFor(config, (*server)->tcp_port()));
+      !issuer) {
+    return Failed(issuer.error());
+  }
+  if (Status cli = EnsureCliClient(*services.oauth); !cli) return Failed(cli.error());
 
   const bool v6 = listen.host.find(':') != std::string::npos;
   const std::string address = "https://" + (v6 ? "[" + listen.host + "]" : listen.host) + ":" +
@@ -327,6 +403,8 @@ Result<DirectorConfig> ApplyConfigFile(const std::string& path, DirectorConfig c
       config.max_poll_seconds = FK_TRY_CTX(ParsePositive(v, key), where);
     } else if (key == "log-level") {
       config.log_level = v;
+    } else if (key == "oauth-issuer") {
+      config.oauth_issuer = v;
     } else {
       return Fail(ErrorCode::kInvalidInput, where + ": unknown key");
     }
@@ -365,6 +443,10 @@ int DirectorMain(int argc, char** argv) {
   auto* log_level =
       app.add_option("--log-level", flags.log_level, "debug, info, warn, error or off")
           ->capture_default_str();
+  auto* oauth_issuer =
+      app.add_option("--oauth-issuer", flags.oauth_issuer,
+                     "The URL clients reach the director at, as OAuth issuer and token audience "
+                     "(default https://<first dns-name>:<port>)");
   app.add_subcommand("serve", "Serve the director API (the default)");
   access::AdminCommands admin;
   admin.Register(app, "fogkeep-director");
@@ -388,6 +470,7 @@ int DirectorMain(int argc, char** argv) {
   if (ca_dir->count() > 0) config.ca_dir = flags.ca_dir;
   if (fleet_name->count() > 0) config.fleet_name = flags.fleet_name;
   if (log_level->count() > 0) config.log_level = flags.log_level;
+  if (oauth_issuer->count() > 0) config.oauth_issuer = flags.oauth_issuer;
   if (Status checked = CheckConfig(config); !checked) return Failed(checked.error());
   if (admin.parsed()) {
     if (Status done = admin.Run(config.data_dir, config.auth); !done) return Failed(done.error());

@@ -30,13 +30,15 @@ struct DirectorConfig {
   std::chrono::seconds node_certificate_lifetime = std::chrono::hours(24 * 7);
   std::int64_t max_poll_seconds = 60;
   std::string log_level = "info";
+  // The OAuth issuer (the URL clients use); "": https://<first dns name>:<bound port>.
+  std::string oauth_issuer;
   access::AuthSettings auth;
 };
 
 // Overlays the keys of a YAML config file: the flag names (data-dir, listen, store, postgres,
 // ca-dir, fleet-name, dns-names, ip-addresses, node-certificate-lifetime (a duration: "90s", "12h",
-// "7d"), max-poll-seconds, log-level) and the `auth:` mapping (access/auth_config.h). Unknown keys
-// are kInvalidInput.
+// "7d"), max-poll-seconds, log-level, oauth-issuer) and the `auth:` mapping (access/auth_config.h).
+// Unknown keys are kInvalidInput.
 Result<DirectorConfig> ApplyConfigFile(const std::string& path, DirectorConfig config);
 
 // main() of fogkeep-director: `serve` (the default), `user ...`, `token create`.

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "crypto/hash.h"
 #include "director/device_auth.h"
+#include "director/oauth_routes.h"
 
 namespace fogkeep::director {
 namespace {
@@ -93,7 +94,13 @@ Result<std::int64_t> WaitSeconds(const Request& request, std::chrono::seconds ma
   return std::min<std::int64_t>(value, max.count());
 }
 
-std::string ETag(std::int64_t generation) { return "\"g" + std::to_string(generation) + "\""; }
+// A desired state's ETag: its generation and, with OAuth, the key that signs access tokens
+// now, so that a node holding older keys gets the new ones at its next request.
+std::string ETag(std::int64_t generation, std::string_view key_id) {
+  std::string tag = "\"g" + std::to_string(generation);
+  if (!key_id.empty()) tag += "-" + std::string(key_id);
+  return tag + "\"";
+}
 
 class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
  public:
@@ -133,7 +140,7 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
     const std::int64_t wait = FK_TRY(WaitSeconds(request, s_.max_poll_wait));
     const std::int64_t generation = FK_TRY(s_.generations->Current());
     const std::optional<std::string_view> known = request.headers.Get("If-None-Match");
-    if (!known || *known != ETag(generation)) {
+    if (!known || *known != ETag(generation, FK_TRY(KeyId()))) {
       return DesiredAnswer(request.principal->id, generation);
     }
     if (wait == 0) return NotModified(generation);
@@ -167,11 +174,17 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
     return DesiredAnswer(device_id, generation);
   }
 
-  static Response NotModified(std::int64_t generation) {
+  Result<Response> NotModified(std::int64_t generation) {
     Response unchanged;
     unchanged.status = 304;
-    unchanged.headers.Set("ETag", ETag(generation));
+    unchanged.headers.Set("ETag", ETag(generation, FK_TRY(KeyId())));
     return unchanged;
+  }
+
+  // The id of the key that signs access tokens now; "" without OAuth.
+  Result<std::string> KeyId() {
+    if (!s_.oauth) return std::string();
+    return s_.oauth->CurrentKeyId();
   }
 
   // The desired state of `device_id` at `generation`, signed by the director: the body's
@@ -189,8 +202,15 @@ class DirectorApi : public std::enable_shared_from_this<DirectorApi> {
                               .tags = device->tags,
                               .apps = std::move(apps),
                               .policy = std::move(policy)};
+    std::string key_id;
+    if (s_.oauth) {
+      // The node validates the director's access tokens offline with these.
+      key_id = FK_TRY(KeyId());
+      std::string jwks = FK_TRY(s_.oauth->Keys()).ToJson();
+      desired.oauth = api::OAuthTrust{s_.oauth->options().issuer, std::move(jwks)};
+    }
     Response response = net::JsonResponse(desired);
-    response.headers.Set("ETag", ETag(generation));
+    response.headers.Set("ETag", ETag(generation, key_id));
     response.headers.Set("X-Fogkeep-Signature",
                          crypto::Base64Encode(FK_TRY(s_.signer->key.Sign(response.body))));
     response.headers.Set("X-Fogkeep-Signer",
@@ -562,6 +582,7 @@ Status RegisterDirectorRoutes(net::Router& router, const DirectorServices& servi
 
   FK_TRY(access::RegisterAuditApi(router, services.audit));
   FK_TRY(access::RegisterAuthApi(router, services.login, services.auth_api));
+  if (services.oauth) FK_TRY(RegisterOAuthRoutes(router, services.oauth, services.login));
   return {};
 }
 

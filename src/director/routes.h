@@ -37,7 +37,8 @@
 //   GET    /api/v1/deployments/{id}              deployments.read DeploymentInfo with targets
 //   POST   /api/v1/deployments/{id}/{action}     deployments.write pause | resume | cancel |
 //                                                              rollback | undeploy
-//   plus the login routes (access/auth_api.h) and GET /api/v1/audit (access/audit_api.h).
+//   plus the login routes (access/auth_api.h), GET /api/v1/audit (access/audit_api.h) and the
+//   OAuth 2.0 authorization server's routes (oauth_routes.h).
 #pragma once
 
 #include <chrono>
@@ -52,6 +53,7 @@
 #include "director/catalog.h"
 #include "director/enrollment.h"
 #include "director/generation_watch.h"
+#include "director/oauth_server.h"
 #include "director/rollout.h"
 #include "director/store.h"
 #include "net/router.h"
@@ -69,6 +71,8 @@ struct DirectorServices {
   std::shared_ptr<GenerationWatch> generations;
   std::shared_ptr<audit::AuditLog> audit;
   std::shared_ptr<auth::LoginService> login;
+  // The OAuth 2.0 authorization server (oauth_routes.h); null: no OAuth routes.
+  std::shared_ptr<AuthorizationServer> oauth;
   access::AuthApiOptions auth_api;
   std::string version = "0.1.0";
   // Package uploads larger than this are refused with 413 (they are held in memory).

@@ -1,6 +1,7 @@
-// SqlDb: the little the director's FleetStore needs from a SQL database, so that one store
-// implementation (store_sql.cc) runs on embedded SQLite and on PostgreSQL. Private to the
-// store: nothing outside src/director/store_*.cc and sql_db_*.cc includes it.
+// SqlDb: the little the director's stores need from a SQL database, so that one
+// implementation of each (store_sql.cc, oauth_store_sql.cc) runs on embedded SQLite and on
+// PostgreSQL. Private to the stores: only they, their back-ends (sql_db_*.cc) and the code that
+// opens one database and hands it to all of them (OpenFleetStore, OpenOAuthStore) include it.
 //
 // The store writes one SQL text per statement for both back-ends: parameters are positional
 // `?` (the PostgreSQL back-end rewrites them to $1..$n), and only SQL that both dialects run

@@ -264,6 +264,13 @@ class FleetStore {
   virtual Result<std::int64_t> Generation() = 0;
 };
 
+class SqlDb;  // sql_db.h
+
+// The store on a database opened with OpenSqliteDb or OpenPostgresDb (sql_db.h), creating its
+// tables when missing. The database may be shared with the director's other stores
+// (OpenOAuthStore in oauth_store.h): each keeps its own tables and schema version.
+Result<std::unique_ptr<FleetStore>> OpenFleetStore(std::shared_ptr<SqlDb> db);
+
 // Embedded SQLite at `path` (created when missing; ":memory:" for tests), WAL with
 // synchronous=FULL.
 Result<std::unique_ptr<FleetStore>> OpenSqliteStore(const std::string& path);

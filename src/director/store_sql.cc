@@ -8,25 +8,31 @@
 // Text columns sort byte-wise on both back-ends (SQLite's BINARY collation, PostgreSQL's "C"),
 // so every ordered list comes back in the same order whichever database holds it.
 #include <algorithm>
-#include <initializer_list>
+#include <array>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 
 #include "director/sql_db.h"
+#include "director/sql_store.h"
 #include "director/store.h"
 
 namespace fogkeep::director {
 namespace {
 
+using sql_store::CheckKeyList;
+using sql_store::CheckKeys;
+using sql_store::Exists;
+using sql_store::GroupedStrings;
+using sql_store::ReplaceChildren;
+using sql_store::RequireNonEmpty;
+using sql_store::Sql;
+using sql_store::Strings;
+
 // --- schema
 
-constexpr std::int64_t kSchemaVersion = 2;
-
 // Version 1 of the schema, for both dialects: `{text}` is a text column that sorts byte-wise,
-// `{bytes}` a binary one. It runs in one schema transaction (SqlDb::InSchemaTransaction), so
-// replicas starting at once create it once; its statements are idempotent all the same.
+// `{bytes}` a binary one (sql_store::MigrateSchema runs each version's script).
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS fleet_generation(
   id BIGINT PRIMARY KEY,
@@ -116,6 +122,7 @@ CREATE TABLE IF NOT EXISTS leases(
   name {text} PRIMARY KEY,
   holder {text} NOT NULL,
   expires_at BIGINT NOT NULL);
+INSERT INTO fleet_generation(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING;
 )sql";
 
 // Version 2 adds the devices' security alerts. `alert_counter` hands out their fleet-wide ids:
@@ -137,23 +144,10 @@ CREATE TABLE IF NOT EXISTS device_alerts(
   UNIQUE (device_id, seq));
 CREATE INDEX IF NOT EXISTS device_alerts_by_device ON device_alerts(device_id, id);
 CREATE INDEX IF NOT EXISTS device_alerts_by_detector ON device_alerts(detector, id);
+INSERT INTO alert_counter(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING;
 )sql";
 
-// The schema text with the dialect's column types in place of the placeholders.
-std::string SchemaFor(std::string_view schema, SqlDialect dialect) {
-  const bool postgres = dialect == SqlDialect::kPostgres;
-  const std::pair<std::string_view, std::string_view> replacements[] = {
-      {"{text}", postgres ? "TEXT COLLATE \"C\"" : "TEXT"},
-      {"{bytes}", postgres ? "BYTEA" : "BLOB"},
-  };
-  std::string out(schema);
-  for (const auto& [from, to] : replacements) {
-    for (auto at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size())) {
-      out.replace(at, from.size(), to);
-    }
-  }
-  return out;
-}
+constexpr std::array<std::string_view, 2> kSchemaSteps = {kSchemaV1, kSchemaV2};
 
 // --- rows
 
@@ -250,38 +244,6 @@ DeploymentTarget ReadTarget(const SqlRow& row) {
                           row.Text(3), row.Text(4), row.Int(5)};
 }
 
-std::string Sql(std::string_view head, std::string_view columns, std::string_view tail) {
-  std::string out;
-  out.reserve(head.size() + columns.size() + tail.size());
-  out.append(head).append(columns).append(tail);
-  return out;
-}
-
-Status RequireNonEmpty(std::string_view value, std::string_view what) {
-  if (value.empty()) return Fail(ErrorCode::kInvalidInput, std::string(what) + " is empty");
-  return {};
-}
-
-// The longest value of an indexed column (ids, names, tags, serials). PostgreSQL refuses
-// B-tree entries above about 2.7 KB, SQLite has no such bound: a limit well below both keeps
-// the back-ends alike, and no legitimate key comes near it.
-constexpr std::size_t kMaxKeyBytes = 1024;
-
-Status CheckKeys(std::string_view what, std::initializer_list<std::string_view> keys) {
-  for (std::string_view key : keys) {
-    if (key.size() > kMaxKeyBytes) {
-      return Fail(ErrorCode::kLimit,
-                  std::string(what) + " longer than " + std::to_string(kMaxKeyBytes) + " bytes");
-    }
-  }
-  return {};
-}
-
-Status CheckKeyList(std::string_view what, const std::vector<std::string>& keys) {
-  for (const std::string& key : keys) FK_TRY(CheckKeys(what, {key}));
-  return {};
-}
-
 // Raises the fleet generation inside the caller's transaction.
 Status BumpGeneration(SqlTx& tx) {
   auto changed = FK_TRY(tx.Exec("UPDATE fleet_generation SET value = value + 1 WHERE id = 1"));
@@ -289,92 +251,9 @@ Status BumpGeneration(SqlTx& tx) {
   return {};
 }
 
-Result<bool> Exists(SqlTx& tx, std::string_view sql, const SqlParams& params) {
-  bool found = false;
-  FK_TRY(tx.Query(sql, params, [&](const SqlRow&) -> Status {
-    found = true;
-    return {};
-  }));
-  return found;
-}
-
-Result<std::vector<std::string>> Strings(SqlTx& tx, std::string_view sql, const SqlParams& params) {
-  std::vector<std::string> out;
-  FK_TRY(tx.Query(sql, params, [&](const SqlRow& row) -> Status {
-    out.push_back(row.Text(0));
-    return {};
-  }));
-  return out;
-}
-
-// Replaces the rows of a child table that hold one value per (owner, value), e.g. a device's
-// tags. Duplicates in `values` collapse.
-Status ReplaceChildren(SqlTx& tx, std::string_view table, std::string_view owner_column,
-                       std::string_view value_column, const std::string& owner,
-                       const std::vector<std::string>& values) {
-  const std::string table_s(table), owner_s(owner_column), value_s(value_column);
-  FK_TRY(tx.Exec("DELETE FROM " + table_s + " WHERE " + owner_s + " = ?", {owner}));
-  const std::string insert = "INSERT INTO " + table_s + "(" + owner_s + ", " + value_s +
-                             ") VALUES(?, ?) ON CONFLICT (" + owner_s + ", " + value_s +
-                             ") DO NOTHING";
-  for (const std::string& value : values) FK_TRY(tx.Exec(insert, {owner, value}));
-  return {};
-}
-
-// Rows of (owner, value) grouped by owner, for filling the tag lists of many rows at once.
-Result<std::unordered_map<std::string, std::vector<std::string>>> GroupedStrings(
-    SqlTx& tx, std::string_view sql, const SqlParams& params) {
-  std::unordered_map<std::string, std::vector<std::string>> out;
-  FK_TRY(tx.Query(sql, params, [&](const SqlRow& row) -> Status {
-    out[row.Text(0)].push_back(row.Text(1));
-    return {};
-  }));
-  return out;
-}
-
-class SqlFleetStore final : public FleetStore {
+class SqlFleetStore final : public FleetStore, private sql_store::SqlStore {
  public:
-  explicit SqlFleetStore(std::unique_ptr<SqlDb> db) : db_(std::move(db)) {}
-
-  // Creates the schema, or checks that the database holds a schema version this code knows.
-  // Safe when several processes open the same database for the first time at once.
-  Status CreateSchema() {
-    return db_->InSchemaTransaction([&](SqlTx& tx) -> Status {
-      FK_TRY(tx.ExecScript(
-          "CREATE TABLE IF NOT EXISTS schema_version(id BIGINT PRIMARY KEY, version BIGINT NOT "
-          "NULL)"));
-      std::int64_t version = 0;
-      FK_TRY(tx.Query("SELECT version FROM schema_version WHERE id = 1", {},
-                      [&](const SqlRow& row) -> Status {
-                        version = row.Int(0);
-                        return {};
-                      }));
-      if (version > kSchemaVersion) {
-        return Fail(ErrorCode::kConflict, "the database has schema version " +
-                                              std::to_string(version) + ", newer than the " +
-                                              std::to_string(kSchemaVersion) +
-                                              " this director knows: upgrade the director");
-      }
-      if (version == kSchemaVersion) return {};
-      // Each step from the version found to the next, in one transaction: a database of an
-      // older director is migrated in place, a new one gets every step.
-      if (version < 1) {
-        FK_TRY(tx.ExecScript(SchemaFor(kSchemaV1, db_->dialect())));
-        FK_TRY(tx.Exec(
-            "INSERT INTO fleet_generation(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING"));
-      }
-      if (version < 2) {
-        FK_TRY(tx.ExecScript(SchemaFor(kSchemaV2, db_->dialect())));
-        FK_TRY(tx.Exec(
-            "INSERT INTO alert_counter(id, value) VALUES(1, 0) ON CONFLICT (id) DO NOTHING"));
-      }
-      FK_TRY(
-          tx.Exec("INSERT INTO schema_version(id, version) VALUES(1, ?) "
-                  "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-                  {kSchemaVersion}));
-      return {};
-    });
-  }
+  explicit SqlFleetStore(std::shared_ptr<SqlDb> db) : SqlStore(std::move(db)) {}
 
   // --- enrollment tokens
 
@@ -1052,18 +931,6 @@ class SqlFleetStore final : public FleetStore {
   }
 
  private:
-  Status Write(std::string_view what, const std::function<Status(SqlTx&)>& body) {
-    Status status = db_->InTransaction(TxKind::kWrite, body);
-    if (!status) return Fail(std::move(status).error().With(what));
-    return {};
-  }
-
-  Status Read(std::string_view what, const std::function<Status(SqlTx&)>& body) {
-    Status status = db_->InTransaction(TxKind::kRead, body);
-    if (!status) return Fail(std::move(status).error().With(what));
-    return {};
-  }
-
   static Status CheckTargets(const std::string& deployment_id,
                              const std::vector<DeploymentTarget>& targets) {
     std::vector<std::string_view> devices;
@@ -1095,25 +962,27 @@ class SqlFleetStore final : public FleetStore {
     }
     return {};
   }
-
-  const std::unique_ptr<SqlDb> db_;
 };
-
-Result<std::unique_ptr<FleetStore>> OpenStore(std::unique_ptr<SqlDb> db) {
-  auto store = std::make_unique<SqlFleetStore>(std::move(db));
-  FK_TRY_CTX(store->CreateSchema(), "create the director's schema");
-  return std::unique_ptr<FleetStore>(std::move(store));
-}
 
 }  // namespace
 
+// Creates the schema, or checks that the database holds a schema version this code knows, before
+// the store is used. Safe when several processes open the same database for the first time at
+// once.
+Result<std::unique_ptr<FleetStore>> OpenFleetStore(std::shared_ptr<SqlDb> db) {
+  FK_TRY_CTX(sql_store::MigrateSchema(*db, sql_store::kFleetSchemaRow,
+                                      "the database's fleet tables", kSchemaSteps),
+             "create the director's schema");
+  return std::make_unique<SqlFleetStore>(std::move(db));
+}
+
 Result<std::unique_ptr<FleetStore>> OpenSqliteStore(const std::string& path) {
-  return OpenStore(FK_TRY_CTX(OpenSqliteDb(path), "open director store"));
+  return OpenFleetStore(FK_TRY_CTX(OpenSqliteDb(path), "open director store"));
 }
 
 Result<std::unique_ptr<FleetStore>> OpenPostgresStore(const std::string& conninfo,
                                                       int connections) {
-  return OpenStore(FK_TRY_CTX(OpenPostgresDb(conninfo, connections), "open director store"));
+  return OpenFleetStore(FK_TRY_CTX(OpenPostgresDb(conninfo, connections), "open director store"));
 }
 
 }  // namespace fogkeep::director

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <algorithm>
@@ -297,6 +298,24 @@ Result<Target> ParseTarget(std::string_view target) {
       return Fail(ErrorCode::kInvalidInput, "request query contains a NUL byte");
     }
     out.query.emplace_back(param.key, param.value);
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view body) {
+  auto parsed = boost::urls::parse_query(body);
+  if (parsed.has_error()) return Fail(ErrorCode::kInvalidInput, "malformed form body");
+  std::vector<std::pair<std::string, std::string>> out;
+  // Decoded with "+" as a space, as HTML forms encode it.
+  const boost::urls::encoding_opts form_encoding(/*space_as_plus=*/true);
+  for (const boost::urls::param_pct_view& field : *parsed) {
+    std::string key = field.key.decode(form_encoding);
+    std::string value = field.has_value ? field.value.decode(form_encoding) : std::string();
+    if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos) {
+      return Fail(ErrorCode::kInvalidInput, "form body contains a NUL byte");
+    }
+    if (key.empty() && value.empty()) continue;  // "a=1&&b=2"
+    out.emplace_back(std::move(key), std::move(value));
   }
   return out;
 }

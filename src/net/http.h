@@ -80,8 +80,11 @@ struct Peer {
 // to the permissions routes declare.
 struct Principal {
   std::string id;         // a user name, a node id, "uid:0"
-  std::string mechanism;  // how it was proven: "token", "password", "mtls", "unix"
+  std::string mechanism;  // how it was proven: "token", "password", "mtls", "unix", "oauth"
   std::vector<std::string> roles;
+  // An OAuth access token's scopes: the principal may use only permissions among them (and
+  // held by its roles). nullopt: not limited by scopes.
+  std::optional<std::vector<std::string>> scopes;
 };
 
 // A request body pulled synchronously by a handler on a worker thread while the connection
@@ -234,6 +237,10 @@ Response ErrorResponse(const Error& error);
 // The reverse, for clients: the Error a non-2xx response carries (its JSON error body when it
 // has one, else a category derived from the status).
 Error ResponseError(const Response& response);
+
+// The fields of an application/x-www-form-urlencoded body (HTML forms, OAuth requests),
+// decoded ("+" is a space), in order. kInvalidInput for a malformed body or a NUL byte.
+Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view body);
 
 // Splits an origin-form request target ("/a/b%2Fc?x=1&y") into decoded path, segments and
 // query. Refuses anything else (absolute-form, "*"), NUL bytes, "." and ".." segments, segments

@@ -17,6 +17,7 @@
 #include "access/audit_api.h"
 #include "access/auth_token.h"
 #include "access/login_stack.h"
+#include "access/oauth_bearer.h"
 #include "audit/log.h"
 #include "auth/roles.h"
 #include "core/fs.h"
@@ -283,8 +284,16 @@ int Serve(const DaemonConfig& config) {
   if (!options.tcp && !options.unix_socket) {
     return Failed(Error(ErrorCode::kInvalidInput, "neither --listen nor --socket is enabled"));
   }
+  // The director's OAuth access tokens for this node, beside sessions and API tokens.
+  Result<std::unique_ptr<OAuthTrust>> trust_opened =
+      OAuthTrust::Open(OAuthTrustFile(config.data_dir));
+  if (!trust_opened) return Failed(trust_opened.error());
+  std::shared_ptr<OAuthTrust> oauth_trust = std::move(*trust_opened);
+  auto authenticator = std::make_shared<access::AccessTokenAuthenticator>(
+      [oauth_trust](std::string_view token) { return oauth_trust->Validate(token); },
+      logins->authenticator);
   Result<std::unique_ptr<net::Server>> server =
-      net::Server::Create(std::move(options), std::move(router), logins->authenticator,
+      net::Server::Create(std::move(options), std::move(router), authenticator,
                           std::make_shared<access::RoleAuthorizer>());
   if (!server) return Failed(server.error());
   if (Status started = (*server)->Start(); !started) return Failed(started.error());
@@ -312,6 +321,7 @@ int Serve(const DaemonConfig& config) {
   if (IsEnrolled(config.data_dir)) {
     DirectorLinkOptions link_options;
     link_options.key = config.director.key;
+    link_options.oauth_trust = oauth_trust;
     Result<std::unique_ptr<DirectorLink>> linked =
         DirectorLink::Start(config.data_dir, apps, link_options, alert_intake->shared_store());
     if (!linked) return Failed(linked.error());

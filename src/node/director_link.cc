@@ -196,6 +196,10 @@ Result<DirectorSettings> ParseDirectorSettings(const yaml::Node& node, DirectorS
   return settings;
 }
 
+std::string OAuthTrustFile(const std::string& data_dir) {
+  return LinkDir(data_dir) + "/oauth.json";
+}
+
 bool IsEnrolled(const std::string& data_dir) {
   return ::access(UrlFile(data_dir).c_str(), F_OK) == 0;
 }
@@ -470,6 +474,13 @@ struct DirectorLink::Impl {
       {
         std::lock_guard lock(mu);
         desired = state;
+      }
+      if (state.oauth && options.oauth_trust) {
+        // A key set that does not parse keeps the trust held before; the apps go on.
+        if (Status taken = options.oauth_trust->Update(*state.oauth, state.device_id, state.tags);
+            !taken) {
+          log::Warn("director OAuth keys: {}", taken.error().message());
+        }
       }
       Reconcile(*client, state);
     } else if (answer.status == 304) {

@@ -37,6 +37,7 @@
 #include "core/yaml.h"
 #include "node/alerts/store.h"
 #include "node/app_service.h"
+#include "node/oauth_trust.h"
 
 namespace fogkeep::node {
 
@@ -78,7 +79,12 @@ struct DirectorLinkOptions {
   std::chrono::seconds retry_failed_after{60};
   std::string agent_version = "0.1.0";
   std::string key = "file";  // where the node key is kept: DirectorSettings::key
+  // Takes the director's OAuth issuer and keys from each desired state; null: ignored.
+  std::shared_ptr<OAuthTrust> oauth_trust;
 };
+
+// Where the node keeps the director's OAuth trust (node/oauth_trust.h).
+std::string OAuthTrustFile(const std::string& data_dir);
 
 class DirectorLink {
  public:

@@ -89,6 +89,46 @@ done
 [ "$(jq '[.devices[] | select(.last_report_at > 0)] | length' "$WORK/body")" = 2 ] ||
   fail "the nodes did not report: $(cat "$WORK/body") $(cat "$WORK"/n*/err)"; pass
 
+# ---- OAuth: the director's access tokens work on the node they name, offline ------------------
+# A service client (client credentials, auditor role) gets a token for node 1 only; node 1
+# validates it against the keys its desired state brought (kept in director/oauth.json).
+ADMIN=$("$DIRECTOR" --data-dir "$WORK/director" token create --role admin 2>/dev/null)
+[ "$(json "$ADMIN" POST /api/v1/oauth/clients '{"client_id":"node-reader","type":"confidential","grant_types":["client_credentials"],"scopes":["apps.read","apps.write","platform.read"],"role":"auditor"}')" = 201 ] ||
+  fail "create an OAuth client: $(cat "$WORK/body")"
+SECRET=$(jq -r .client_secret "$WORK/body")
+call "$AM" GET '/api/v1/devices?tag=plant-a' >/dev/null
+ID1=$(jq -r '.devices[] | select(.name == "node-1") | .id' "$WORK/body")
+# oauth_token [RESOURCE]: a client-credentials access token (for the director without RESOURCE).
+oauth_token() {
+  curl -s --cacert "$WORK/director/ca/ca.crt" -u "node-reader:$SECRET" \
+    --data-urlencode grant_type=client_credentials ${1:+--data-urlencode "resource=$1"} \
+    "$URL/oauth2/token" | jq -r .access_token
+}
+# node_api NODE TOKEN METHOD PATH: the status of a call to a node's API with a bearer token.
+node_api() {
+  curl -s -o "$WORK/body" -w '%{http_code}' --unix-socket "$WORK/n$1/run/fogkeepd.sock" \
+    -H "Authorization: Bearer $2" -X "$3" "http://localhost$4"
+}
+for i in 1 2; do
+  for _ in $(seq 1 100); do [ -s "$WORK/n$i/data/director/oauth.json" ] && break; sleep 0.1; done
+  [ "$(stat -c %a "$WORK/n$i/data/director/oauth.json")" = 600 ] || fail "node $i has no OAuth trust"
+done
+TOKEN1=$(oauth_token "urn:fogkeep:node:$ID1")
+[ "$(node_api 1 "$TOKEN1" GET /api/v1/auth/whoami)" = 200 ] ||
+  fail "node 1 refused its token: $(cat "$WORK/body")"
+jq -e 'select(.id == "node-reader" and .mechanism == "oauth")' "$WORK/body" >/dev/null ||
+  fail "node 1 took the token for $(cat "$WORK/body")"
+[ "$(node_api 1 "$TOKEN1" GET /api/v1/apps)" = 200 ] || fail "apps.read refused on node 1"
+# apps.write is in the token's scope, but the client's role (auditor) does not hold it.
+[ "$(node_api 1 "$TOKEN1" POST /api/v1/apps/hello/stop)" = 403 ] ||
+  fail "an auditor's token stopped an app"; pass
+[ "$(node_api 2 "$TOKEN1" GET /api/v1/apps)" = 401 ] || fail "node 2 took node 1's token"
+[ "$(node_api 1 "$(oauth_token)" GET /api/v1/apps)" = 401 ] ||
+  fail "node 1 took a token for the director"
+[ "$(node_api 2 "$(oauth_token urn:fogkeep:tag:plant-a)" GET /api/v1/apps)" = 200 ] ||
+  fail "node 2 refused a token for its tag"
+[ "$(node_api 1 "${TOKEN1%?}x" GET /api/v1/apps)" = 401 ] || fail "a forged signature passed"; pass
+
 # ---- an alert posted on node 1's admin socket reaches the director's fleet view ------------------
 ALERT='{"timestamp":"2026-11-26T14:03:07.250113+0000","event_type":"alert","src_ip":"10.9.0.7","src_port":51515,"dest_ip":"10.9.0.2","dest_port":502,"proto":"TCP","alert":{"detector":"modbus-write","signature":"Modbus write from a host not on the allow-list","category":"ics","severity":1}}'
 code=$(curl -s -o "$WORK/alert.out" -w '%{http_code}' --unix-socket "$WORK/n1/run/fogkeepd.sock" \

@@ -1,11 +1,12 @@
-// The FleetStore conformance suite on a real PostgreSQL server that this binary starts
-// (support/postgres_server.h), a fresh database per test; then what only PostgreSQL has:
+// The FleetStore and OAuthStore conformance suites on a real PostgreSQL server that this binary
+// starts (support/postgres_server.h), a fresh database per test; then what only PostgreSQL has:
 // connections that break, connection strings.
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "oauth_store_conformance.h"
 #include "store_conformance.h"
 #include "support/postgres_server.h"
 
@@ -24,6 +25,9 @@ class PostgresTestDatabase final : public TestDatabase {
     return OpenPostgresStore(conninfo(), /*connections=*/4);
   }
   Status Execute(const std::string& sql) override { return server_->Execute(name_, sql); }
+  Result<std::shared_ptr<SqlDb>> Connect() override {
+    return std::shared_ptr<SqlDb>(FK_TRY(OpenPostgresDb(conninfo(), /*connections=*/4)));
+  }
 
   const std::string& name() const { return name_; }
   std::string conninfo() const { return server_->ConnInfo(name_); }
@@ -41,12 +45,13 @@ Result<std::unique_ptr<PostgresTestDatabase>> MakeDatabase() {
   return std::make_unique<PostgresTestDatabase>(server, std::move(name));
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, FleetStoreConformance,
-                         ::testing::Values(Backend{"Postgres",
-                                                   []() -> Result<std::unique_ptr<TestDatabase>> {
-                                                     return std::unique_ptr<TestDatabase>(
-                                                         FK_TRY(MakeDatabase()));
-                                                   }}),
+const Backend kPostgres{"Postgres", []() -> Result<std::unique_ptr<TestDatabase>> {
+                          return std::unique_ptr<TestDatabase>(FK_TRY(MakeDatabase()));
+                        }};
+
+INSTANTIATE_TEST_SUITE_P(Postgres, FleetStoreConformance, ::testing::Values(kPostgres),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, OAuthStoreConformance, ::testing::Values(kPostgres),
                          BackendName);
 
 TEST(PostgresFleetStoreTest, ReconnectsAfterTheServerEndsItsConnections) {

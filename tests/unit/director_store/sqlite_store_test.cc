@@ -1,10 +1,12 @@
-// The FleetStore conformance suite on SQLite: a database file in a fresh directory per test.
+// The FleetStore and OAuthStore conformance suites on SQLite: a database file in a fresh
+// directory per test.
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "core/sqlite.h"
+#include "oauth_store_conformance.h"
 #include "store_conformance.h"
 #include "support/support.h"
 
@@ -20,16 +22,22 @@ class SqliteTestDatabase final : public TestDatabase {
     return db.Exec(sql);
   }
 
+  Result<std::shared_ptr<SqlDb>> Connect() override {
+    return std::shared_ptr<SqlDb>(FK_TRY(OpenSqliteDb(path_)));
+  }
+
  private:
   fogkeep::testing::TempDir dir_;
   const std::string path_ = dir_ / "director.db";
 };
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, FleetStoreConformance,
-                         ::testing::Values(Backend{"SqliteFile",
-                                                   []() -> Result<std::unique_ptr<TestDatabase>> {
-                                                     return std::make_unique<SqliteTestDatabase>();
-                                                   }}),
+const Backend kSqliteFile{"SqliteFile", []() -> Result<std::unique_ptr<TestDatabase>> {
+                            return std::make_unique<SqliteTestDatabase>();
+                          }};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, FleetStoreConformance, ::testing::Values(kSqliteFile),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, OAuthStoreConformance, ::testing::Values(kSqliteFile),
                          BackendName);
 
 TEST(SqliteFleetStoreTest, InMemoryDatabaseWorks) {
@@ -37,6 +45,14 @@ TEST(SqliteFleetStoreTest, InMemoryDatabaseWorks) {
   ASSERT_TRUE(Ok(store));
   ASSERT_TRUE(Ok((*store)->InsertDevice(MakeDevice("dev-1"))));
   EXPECT_EQ(*(*store)->Generation(), 1);
+}
+
+// ":memory:" is a database per connection: what the stores wrote is found again only because
+// they share the one SqlDb.
+TEST(SqliteFleetStoreTest, InMemoryDatabaseIsSharedByBothStores) {
+  auto db = OpenSqliteDb(":memory:");
+  ASSERT_TRUE(Ok(db));
+  ExpectStoresShare(std::move(*db));
 }
 
 TEST(SqliteFleetStoreTest, UnopenablePathIsUnavailable) {

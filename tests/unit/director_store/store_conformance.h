@@ -26,6 +26,7 @@
 
 #include <gtest/gtest.h>
 
+#include "director/sql_db.h"
 #include "director/store.h"
 
 namespace fogkeep::director::conformance {
@@ -39,6 +40,9 @@ class TestDatabase {
   virtual Result<std::unique_ptr<FleetStore>> Open() = 0;
   // Runs SQL on the database behind the store's back (to tamper with it).
   virtual Status Execute(const std::string& sql) = 0;
+  // A new connection to the database, for the stores opened on one directly (OpenFleetStore,
+  // OpenOAuthStore in oauth_store_conformance.h).
+  virtual Result<std::shared_ptr<SqlDb>> Connect() = 0;
 };
 
 struct Backend {

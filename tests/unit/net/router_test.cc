@@ -135,6 +135,25 @@ TEST(ParseTargetTest, RefusesHostileTargets) {
   EXPECT_TRUE(ParseTarget("/a/b/"));  // a trailing slash is allowed (and routed distinctly)
 }
 
+TEST(ParseFormTest, DecodesFieldsAsHtmlFormsEncodeThem) {
+  auto form = ParseForm(
+      "grant_type=authorization_code&code=a%2Bb+c&&redirect_uri=https%3A%2F%2Fx%2Fcb&flag");
+  ASSERT_TRUE(form) << form.error().message();
+  ASSERT_EQ(form->size(), 4u);
+  EXPECT_EQ((*form)[0], (std::pair<std::string, std::string>{"grant_type", "authorization_code"}));
+  EXPECT_EQ((*form)[1].second, "a+b c");
+  EXPECT_EQ((*form)[2].second, "https://x/cb");
+  EXPECT_EQ((*form)[3], (std::pair<std::string, std::string>{"flag", ""}));
+  EXPECT_TRUE(ParseForm("")->empty());
+  for (std::string_view bad : {"a=%00", "%00=1", "a=%zz", "a=%4"}) {
+    auto refused = ParseForm(bad);
+    EXPECT_FALSE(refused) << "accepted: " << bad;
+    if (!refused) {
+      EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidInput);
+    }
+  }
+}
+
 TEST(HeadersTest, CaseInsensitiveLookup) {
   Headers h;
   h.Add("Content-Type", "application/json");
