@@ -94,6 +94,32 @@ class EntryReader {
   std::optional<std::string> error_;
 };
 
+// What is wrong with a login's OAuth part; nullopt when nothing is (or it has none).
+std::optional<std::string> OAuthProblem(const Credential& c) {
+  if (!c.oauth) return std::nullopt;
+  if (c.server != ServerKind::kDirector) return "an OAuth login must be to a director";
+  const OAuthGrant& g = *c.oauth;
+  if (g.client_id.empty() || !IsDisplaySafe(g.client_id)) return "oauth.client_id is unusable";
+  for (const std::string* url : {&g.token_endpoint, &g.revocation_endpoint}) {
+    if (!IsDisplaySafe(*url) || (!url->empty() && !url->starts_with("https://"))) {
+      return "the OAuth endpoints must be https:// URLs";
+    }
+  }
+  if (g.token_endpoint.empty()) return "oauth.token_endpoint is missing";
+  return std::nullopt;
+}
+
+Result<OAuthGrant> ParseOAuthGrant(const json::value& value, const std::string& where) {
+  if (!value.is_object()) return Fail(ErrorCode::kInvalidInput, where + " must be an object");
+  EntryReader r(value.get_object(), where);
+  OAuthGrant grant;
+  grant.client_id = r.Text("client_id", true);
+  grant.token_endpoint = r.Text("token_endpoint", true);
+  grant.revocation_endpoint = r.Text("revocation_endpoint", false);
+  FK_TRY(r.status());
+  return grant;
+}
+
 Result<std::vector<Credential>> Parse(std::string_view text, const std::string& path) {
   auto fail = [&](std::string message) {
     return Fail(ErrorCode::kInvalidInput, path + ": " + message + FixHint(path));
@@ -133,6 +159,13 @@ Result<std::vector<Credential>> Parse(std::string_view text, const std::string& 
     } else if (!server.empty() && server != "node") {
       return fail(where + ".server must be \"node\" or \"director\"");
     }
+    if (const json::value* oauth = item.get_object().if_contains("oauth");
+        oauth != nullptr && !oauth->is_null()) {
+      Result<OAuthGrant> grant = ParseOAuthGrant(*oauth, where + ".oauth");
+      if (!grant) return fail(grant.error().message());
+      c.oauth = std::move(*grant);
+    }
+    if (std::optional<std::string> problem = OAuthProblem(c)) return fail(where + ": " + *problem);
     if (!c.node.starts_with("https://")) return fail(where + ".node must be an https:// URL");
     for (const Credential& earlier : out) {
       if (earlier.node == c.node) return fail("two logins for " + c.node);
@@ -154,6 +187,14 @@ std::string Serialize(const std::vector<Credential>& credentials) {
                    {"session_expires", ToUnix(c.session_expires)}};
     if (!c.ca.empty()) o["ca"] = c.ca;
     if (c.server == ServerKind::kDirector) o["server"] = "director";
+    if (c.oauth) {
+      json::object grant{{"client_id", c.oauth->client_id},
+                         {"token_endpoint", c.oauth->token_endpoint}};
+      if (!c.oauth->revocation_endpoint.empty()) {
+        grant["revocation_endpoint"] = c.oauth->revocation_endpoint;
+      }
+      o["oauth"] = std::move(grant);
+    }
     logins.push_back(std::move(o));
   }
   return json::serialize(json::object{{"version", kFormatVersion}, {"logins", logins}}) + "\n";
@@ -169,6 +210,9 @@ Status Validate(const Credential& c) {
   }
   if (!IsBearerToken(c.access_token) || !IsBearerToken(c.refresh_token)) {
     return Fail(ErrorCode::kInvalidInput, "the server sent tokens that are not visible ASCII");
+  }
+  if (std::optional<std::string> problem = OAuthProblem(c)) {
+    return Fail(ErrorCode::kInvalidInput, "the login for " + c.node + ": " + *problem);
   }
   return {};
 }
@@ -263,7 +307,7 @@ bool AccessTokenCurrent(const Credential& credential, Clock::time_point now) {
 }
 
 bool SessionAlive(const Credential& credential, Clock::time_point now) {
-  return now + kExpiryMargin < credential.session_expires;
+  return credential.oauth || now + kExpiryMargin < credential.session_expires;
 }
 
 Result<std::string> DefaultCredentialsPath() {

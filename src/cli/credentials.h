@@ -15,6 +15,13 @@
 // "node" is the server's URL whatever the server is (the key predates directors); "server" is
 // absent for a node, so files written before directors existed read unchanged.
 //
+// A login made with OAuth (`fogkeep login --director`) also holds
+//   "oauth": {"client_id": "fogkeep-cli", "token_endpoint": "https://dir:9443/oauth2/token",
+//             "revocation_endpoint": "https://dir:9443/oauth2/revoke"}
+// and its tokens are the director's JWT access token and its rotating refresh token. Such a
+// login has no end this machine knows of ("session_expires" is 0): the director decides, and
+// says so by refusing the refresh token.
+//
 // Changes go through Update, which holds an flock on "credentials.json.lock" beside the file
 // while it reads, calls back and writes. A token refresh runs inside that callback, so two
 // fogkeep processes never refresh one session at once (the node would take the second refresh
@@ -35,6 +42,16 @@ namespace fogkeep::cli {
 // The servers a login can be to: fogkeepd's node API, or fogkeep-director's fleet API.
 enum class ServerKind { kNode, kDirector };
 
+// How an OAuth login is refreshed and ended: the client it logged in as and the director's
+// endpoints, from the director's RFC 8414 metadata, each on the director's own origin.
+struct OAuthGrant {
+  std::string client_id;
+  std::string token_endpoint;
+  std::string revocation_endpoint;  // "" when the director has none
+
+  bool operator==(const OAuthGrant&) const = default;
+};
+
 // One server's login. Times are this machine's clock.
 struct Credential {
   std::string node;  // canonical URL of the server (CanonicalServerUrl), the key
@@ -46,6 +63,7 @@ struct Credential {
   std::chrono::system_clock::time_point session_expires;
   std::string ca;  // the --ca given at login (absolute path), "" when none
   ServerKind server = ServerKind::kNode;
+  std::optional<OAuthGrant> oauth;  // set for an OAuth login (to a director only)
 
   bool operator==(const Credential&) const = default;
 };
@@ -59,7 +77,8 @@ bool IsDisplaySafe(std::string_view text);
 
 // Whether the access token is still good at `now`, with a margin for the request's flight.
 bool AccessTokenCurrent(const Credential& credential, std::chrono::system_clock::time_point now);
-// Whether the session may still be refreshed at `now`.
+// Whether the session may still be refreshed at `now`. Always true for an OAuth login: only
+// the director knows when its refresh token ends.
 bool SessionAlive(const Credential& credential, std::chrono::system_clock::time_point now);
 
 // $XDG_CONFIG_HOME/fogkeep/credentials.json when XDG_CONFIG_HOME is an absolute path, else

@@ -1,8 +1,9 @@
 // fogkeep fleet: the operator's commands for fogkeep-director, thin over FleetClient
 // (cli/fleet_client.h). Devices and their tags, enrollment tokens, the package catalog, fleet
-// policies, and deployments rolled out in waves. Each command reaches the director named by
-// --director (or FOGKEEP_DIRECTOR, or the one director logged in to) as a user logged in with
-// `fogkeep fleet login` or with an API token (--token).
+// policies, deployments rolled out in waves, and the director's OAuth clients. Each command
+// reaches the director named by --director (or FOGKEEP_DIRECTOR, or the one director logged in
+// to) as a user logged in with `fogkeep fleet login` or `fogkeep login --director` (OAuth), or
+// with an API token (--token).
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -60,6 +61,12 @@ struct FleetArgs {
   std::string failure_threshold;
   bool no_auto_rollback = false;
   bool wait = false;
+  // oauth-clients create
+  bool public_client = false;
+  std::vector<std::string> redirect_uris;
+  std::vector<std::string> grants;
+  std::vector<std::string> scopes;
+  std::string role;
 };
 
 void Check(const Status& status) {
@@ -68,9 +75,7 @@ void Check(const Status& status) {
 
 // Options that do not fit together: exit 2 with the reason, like CLI11's own usage errors.
 Status UsageError(std::string_view command, std::string_view message) {
-  std::cerr << "fogkeep: fleet " << command << ": " << message
-            << "\nRun with --help for more information.\n";
-  SetExitCode(2);
+  ReportUsageError("fleet " + std::string(command), message);
   return {};
 }
 
@@ -572,6 +577,121 @@ Status RunRolloutAction(const FleetArgs& a, std::string_view action) {
   return {};
 }
 
+// ---- OAuth clients ---------------------------------------------------------------------------
+
+std::string ClientState(const OAuthClientInfo& c) { return c.disabled ? "disabled" : "enabled"; }
+
+void PrintOAuthClient(const OAuthClientInfo& c) {
+  PrintTable({{"Client ID", Printable(c.client_id)},
+              {"Name", Or(c.name)},
+              {"Type", Or(c.type)},
+              {"Grants", Joined(c.grant_types)},
+              {"Scopes", Joined(c.scopes)},
+              {"Role", Or(c.role)},
+              {"Redirect URIs", Joined(c.redirect_uris)},
+              {"State", ClientState(c)},
+              {"Created", FormatUnixTime(c.created_at) + " by " + Or(c.created_by)}});
+}
+
+// A client secret, printed once: the director keeps only its digest.
+void PrintSecret(const std::string& client_id, const std::string& secret) {
+  std::cout << "\nClient secret:\n\n  " << Printable(secret)
+            << "\n\nIt is shown only now and cannot be shown again (the director keeps only its "
+               "digest): store it where the client reads it. The client authenticates with HTTP "
+               "Basic (client_secret_basic); `fogkeep fleet oauth-clients rotate-secret "
+            << Printable(client_id) << "` replaces the secret.\n";
+}
+
+void WarnSecretInJson() {
+  std::cerr << "fogkeep: warning: the client secret in this answer is shown only now and "
+               "cannot be shown again\n";
+}
+
+Status RunOAuthClientList(const FleetArgs& a) {
+  FleetClient client = FK_TRY(FleetClient::Connect(a.target));
+  const std::vector<OAuthClientInfo> clients = FK_TRY(client.ListOAuthClients());
+  if (a.target.json) {
+    json::array list;
+    for (const OAuthClientInfo& c : clients) list.push_back(ToJson(c));
+    PrintJson(json::object{{"clients", std::move(list)}});
+    return {};
+  }
+  if (clients.empty()) {
+    std::cout << "no OAuth clients: add one with `fogkeep fleet oauth-clients create`\n";
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows{
+      {"CLIENT-ID", "NAME", "TYPE", "GRANTS", "SCOPES", "ROLE", "STATE", "CREATED-BY", "CREATED"}};
+  for (const OAuthClientInfo& c : clients) {
+    rows.push_back({Printable(c.client_id), Or(c.name), Or(c.type), Joined(c.grant_types),
+                    std::to_string(c.scopes.size()), Or(c.role), ClientState(c), Or(c.created_by),
+                    FormatUnixTime(c.created_at)});
+  }
+  PrintTable(rows);
+  return {};
+}
+
+Status RunOAuthClientShow(const FleetArgs& a) {
+  FleetClient client = FK_TRY(FleetClient::Connect(a.target));
+  const OAuthClientInfo c = FK_TRY(client.GetOAuthClient(a.id));
+  if (a.target.json) {
+    PrintJson(ToJson(c));
+  } else {
+    PrintOAuthClient(c);
+  }
+  return {};
+}
+
+Status RunOAuthClientCreate(const FleetArgs& a) {
+  OAuthClientInfo request{.client_id = a.id,
+                          .name = a.name,
+                          .type = a.public_client ? "public" : "confidential",
+                          .redirect_uris = a.redirect_uris,
+                          .grant_types = {},
+                          .scopes = SplitScopes(a.scopes),
+                          .role = a.role};
+  for (const std::string& grant : a.grants) {
+    request.grant_types.push_back(FK_TRY(ParseGrantType(grant)));  // checked by its validator
+  }
+  FleetClient client = FK_TRY(FleetClient::Connect(a.target));
+  const OAuthClientInfo c = FK_TRY(client.CreateOAuthClient(request));
+  if (a.target.json) {
+    if (!c.client_secret.empty()) WarnSecretInJson();
+    PrintJson(ToJson(c));
+    return {};
+  }
+  std::cout << "Created OAuth client " << Printable(c.client_id) << ":\n";
+  PrintOAuthClient(c);
+  if (!c.client_secret.empty()) PrintSecret(c.client_id, c.client_secret);
+  return {};
+}
+
+Status RunOAuthClientDelete(const FleetArgs& a) {
+  FleetClient client = FK_TRY(FleetClient::Connect(a.target));
+  FK_TRY(client.DeleteOAuthClient(a.id));
+  if (a.target.json) {
+    PrintJson(json::object{{"client_id", a.id}, {"deleted", true}});
+  } else {
+    std::cout << "Deleted OAuth client " << Printable(a.id)
+              << "; the director revoked its tokens\n";
+  }
+  return {};
+}
+
+Status RunOAuthClientRotate(const FleetArgs& a) {
+  FleetClient client = FK_TRY(FleetClient::Connect(a.target));
+  const std::string secret = FK_TRY(client.RotateOAuthClientSecret(a.id));
+  if (a.target.json) {
+    WarnSecretInJson();
+    PrintJson(json::object{{"client_id", a.id}, {"client_secret", secret}});
+    return {};
+  }
+  std::cout << "New secret for OAuth client " << Printable(a.id)
+            << "; the old one no longer authenticates.\n";
+  PrintSecret(a.id, secret);
+  return {};
+}
+
 // ---- registration ----------------------------------------------------------------------------
 
 // A fleet command: the director's options, `help` and the examples of `footer`, and `run` as
@@ -825,6 +945,75 @@ void AddDeployCommands(CLI::App* fleet, const std::shared_ptr<FleetArgs>& args) 
       "  fogkeep fleet rollouts pause dep-1a2b3c");
 }
 
+void AddOAuthClientCommands(CLI::App* fleet, const std::shared_ptr<FleetArgs>& args) {
+  CLI::App* clients = fleet->add_subcommand(
+      "oauth-clients",
+      "The director's OAuth clients: applications that get tokens from its authorization "
+      "server (admins only)");
+  clients->require_subcommand(1);
+  auto id = [&](CLI::App* cmd) {
+    cmd->add_option("id", args->id, "Client ID (from `fogkeep fleet oauth-clients list`)")
+        ->required();
+  };
+  Command(clients, "list", "List the OAuth clients", "", args, RunOAuthClientList);
+  CLI::App* show =
+      Command(clients, "show", "One client: its grants, scopes, role and redirect URIs",
+              "Example:\n  fogkeep fleet oauth-clients show fogkeep-cli", args, RunOAuthClientShow);
+  id(show);
+  CLI::App* create = Command(
+      clients, "create",
+      "Register a client; a confidential one's secret is printed once, and never again",
+      "A confidential client (the default) authenticates with its secret (HTTP Basic) and may "
+      "use client_credentials, acting for itself with --role's permissions (within --scope). "
+      "A public client (--public, e.g. a native app) has no secret and must use PKCE. Redirect "
+      "URIs are https://, or http:// on 127.0.0.1 or [::1] (any port). Scopes are fogkeep "
+      "permissions such as devices.read; default: none.\n\n"
+      "Examples:\n"
+      "  fogkeep fleet oauth-clients create --id inventory --name \"Inventory sync\" \\\n"
+      "      --grant client_credentials --scope \"devices.read catalog.read\" --role auditor\n"
+      "  fogkeep fleet oauth-clients create --id dashboard --public \\\n"
+      "      --redirect-uri https://dash.example/cb --grant authorization_code \\\n"
+      "      --grant refresh_token --scope devices.read",
+      args, RunOAuthClientCreate);
+  create->add_option("--id", args->id, "Client ID: 1 to 128 characters of A-Z a-z 0-9 - _ .")
+      ->required();
+  create->add_option("--name", args->name,
+                     "Display name shown on the consent page (default: the ID)");
+  create->add_flag("--public", args->public_client,
+                   "A public client: no secret (native and browser apps); PKCE is required");
+  Repeated(create, "--redirect-uri", args->redirect_uris,
+           "Where the authorization code grant may send the browser back (repeatable)");
+  Repeated(create, "--grant", args->grants,
+           "authorization_code, refresh_token, client_credentials or device_code (repeatable; "
+           "at least one)")
+      ->required()
+      ->check(Checked(ParseGrantType, "GRANT"));
+  Repeated(create, "--scope", args->scopes,
+           "Permissions the client may be granted (repeatable, or several separated by spaces)");
+  create->add_option("--role", args->role,
+                     "The role whose permissions a client_credentials token holds (admin, "
+                     "app-manager, network-manager, auditor)");
+  CLI::App* del = Command(
+      clients, "delete", "Delete a client; the director revokes every token it was issued",
+      "Example:\n  fogkeep fleet oauth-clients delete inventory", args, RunOAuthClientDelete);
+  id(del);
+  CLI::App* rotate = Command(
+      clients, "rotate-secret",
+      "Give a confidential client a new secret (printed once); the old one stops working at once",
+      "Example:\n  fogkeep fleet oauth-clients rotate-secret inventory", args,
+      RunOAuthClientRotate);
+  id(rotate);
+  clients->footer(
+      "Needs the oauth-clients.manage permission (admin). The director registers the public "
+      "client fogkeep-cli itself, for `fogkeep login --director`.\n\n"
+      "Examples:\n"
+      "  fogkeep fleet oauth-clients list\n"
+      "  fogkeep fleet oauth-clients create --id inventory --grant client_credentials \\\n"
+      "      --scope devices.read --role auditor\n"
+      "  fogkeep fleet oauth-clients rotate-secret inventory\n"
+      "  fogkeep fleet oauth-clients delete inventory");
+}
+
 }  // namespace
 
 void AddFleetCommands(CLI::App& app) {
@@ -832,7 +1021,8 @@ void AddFleetCommands(CLI::App& app) {
   CLI::App* fleet = app.add_subcommand(
       "fleet",
       "Manage a fleet of nodes through fogkeep-director: devices, tags, enrollment tokens, the "
-      "package catalog, fleet policies, deployments and the devices' security alerts");
+      "package catalog, fleet policies, deployments, the devices' security alerts and the "
+      "director's OAuth clients");
   fleet->require_subcommand(1);
   AddLoginCommands(*fleet, ServerKind::kDirector);
   AddDeviceCommands(fleet, args);
@@ -840,13 +1030,16 @@ void AddFleetCommands(CLI::App& app) {
   AddCatalogCommands(fleet, args);
   AddPolicyCommands(fleet, args);
   AddDeployCommands(fleet, args);
+  AddOAuthClientCommands(fleet, args);
   AddFleetAlertCommand(*fleet);
   // Set last: subcommands created after it would inherit it.
   fleet->footer(
       "Every command takes --director https://host:9443 (or FOGKEEP_DIRECTOR; default: the one "
       "director you are logged in to), --ca with the fleet CA (the director's "
       "data-dir/ca/ca.crt), --token (or FOGKEEP_TOKEN) with an API token from `fogkeep-director "
-      "token create --role R` instead of a login, and --json.\n\n"
+      "token create --role R` instead of a login, and --json. Log in with a password "
+      "(`fogkeep fleet login`) or with OAuth on the director's own pages (`fogkeep login "
+      "--director URL`, see `fogkeep login --help`).\n\n"
       "Typical flow:\n"
       "  fogkeep fleet login --director https://fleet.example:9443 --user alice --ca ca.crt\n"
       "  fogkeep fleet tokens create --tag plant-a       # then `fogkeepd enroll` on the node\n"

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "api/node.h"
+#include "cli/json_fields.h"
 #include "cli/output.h"
 
 namespace fogkeep::cli {
@@ -21,6 +22,10 @@ constexpr std::string_view kTokensPath = "/api/v1/enrollment-tokens";
 constexpr std::string_view kCatalogPath = "/api/v1/catalog";
 constexpr std::string_view kPoliciesPath = "/api/v1/policies";
 constexpr std::string_view kDeploymentsPath = "/api/v1/deployments";
+constexpr std::string_view kOAuthClientsPath = "/api/v1/oauth/clients";
+constexpr std::array<std::string_view, 4> kGrantTypes = {
+    "authorization_code", "refresh_token", "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code"};
 
 constexpr std::size_t kMaxTagBytes = 64;
 constexpr char kTagRule[] = "1 to 64 characters of a-z 0-9 . _ : - starting with a letter or digit";
@@ -50,8 +55,81 @@ std::string DevicePath(std::string_view id) {
 std::string DeploymentPath(std::string_view id) {
   return std::string(kDeploymentsPath) + "/" + EncodeComponent(id);
 }
+std::string OAuthClientPath(std::string_view id) {
+  return std::string(kOAuthClientsPath) + "/" + EncodeComponent(id);
+}
+
+json::array StringArray(const std::vector<std::string>& values) {
+  json::array out;
+  for (const std::string& value : values) out.emplace_back(value);
+  return out;
+}
+
+// One client of the director's answer, read as untrusted.
+Result<OAuthClientInfo> ReadOAuthClient(JsonFields fields) {
+  OAuthClientInfo c;
+  c.client_id = fields.Required("client_id");
+  c.name = fields.Text("name");
+  c.type = fields.Text("type");
+  c.redirect_uris = fields.Texts("redirect_uris");
+  c.grant_types = fields.Texts("grant_types");
+  c.scopes = fields.Texts("scopes");
+  c.role = fields.Text("role");
+  c.disabled = fields.Flag("disabled");
+  c.created_by = fields.Text("created_by");
+  c.created_at = fields.Count("created_at");
+  c.client_secret = fields.Text("client_secret");
+  FK_TRY(fields.status());
+  return c;
+}
+
+Result<std::string> SecretOf(std::string_view body) {
+  JsonFields fields(body, "the director's answer:");
+  std::string secret = fields.Required("client_secret");
+  FK_TRY(fields.status());
+  return secret;
+}
 
 }  // namespace
+
+json::object ToJson(const OAuthClientInfo& c) {
+  json::object o{{"client_id", c.client_id},
+                 {"name", c.name},
+                 {"type", c.type},
+                 {"redirect_uris", StringArray(c.redirect_uris)},
+                 {"grant_types", StringArray(c.grant_types)},
+                 {"scopes", StringArray(c.scopes)},
+                 {"role", c.role},
+                 {"disabled", c.disabled},
+                 {"created_by", c.created_by},
+                 {"created_at", c.created_at}};
+  if (!c.client_secret.empty()) o["client_secret"] = c.client_secret;
+  return o;
+}
+
+Result<std::string> ParseGrantType(std::string_view text) {
+  if (text == "device_code") return std::string(kGrantTypes.back());
+  if (std::ranges::find(kGrantTypes, text) != kGrantTypes.end()) return std::string(text);
+  return Fail(ErrorCode::kInvalidInput,
+              "grant " + Quoted(text) +
+                  " is not one of authorization_code, refresh_token, client_credentials, "
+                  "device_code (urn:ietf:params:oauth:grant-type:device_code)");
+}
+
+std::vector<std::string> SplitScopes(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (std::string_view value : values) {
+    while (!value.empty()) {
+      const std::size_t space = value.find(' ');
+      if (space != 0) out.emplace_back(value.substr(0, space));
+      if (space == std::string_view::npos) break;
+      value.remove_prefix(space + 1);
+    }
+  }
+  std::ranges::sort(out);
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 Result<std::string> ParseWaveSize(std::string_view text) {
   const bool share = text.ends_with('%');
@@ -257,6 +335,57 @@ Result<api::DeploymentInfo> FleetClient::ActOnDeployment(std::string_view id,
   return FK_TRY_CTX(
       CallFor<api::DeploymentInfo>(Method::kPost, DeploymentPath(id) + "/" + std::string(action)),
       std::string(action) + " deployment " + std::string(id));
+}
+
+Result<std::vector<OAuthClientInfo>> FleetClient::ListOAuthClients() {
+  const std::string what = "list OAuth clients";
+  const net::Response response =
+      FK_TRY_CTX(client_.Call(Method::kGet, std::string(kOAuthClientsPath)), what);
+  JsonFields list(response.body, what + ": the director's answer:");
+  const json::value* clients = list.Member("clients");
+  if (clients == nullptr || !clients->is_array()) list.Problem("clients", "must be an array");
+  FK_TRY(list.status());
+  std::vector<OAuthClientInfo> out;
+  for (const json::value& item : clients->get_array()) {
+    if (!item.is_object()) {
+      return Fail(ErrorCode::kInvalidInput, what + ": a client is not a JSON object");
+    }
+    out.push_back(FK_TRY_CTX(ReadOAuthClient(JsonFields(item.get_object(), "client")), what));
+  }
+  return out;
+}
+
+Result<OAuthClientInfo> FleetClient::GetOAuthClient(std::string_view id) {
+  const std::string what = "OAuth client " + std::string(id);
+  const net::Response response = FK_TRY_CTX(client_.Call(Method::kGet, OAuthClientPath(id)), what);
+  return FK_TRY_CTX(ReadOAuthClient(JsonFields(response.body, "the director's answer:")), what);
+}
+
+Result<OAuthClientInfo> FleetClient::CreateOAuthClient(const OAuthClientInfo& c) {
+  const std::string what = "create OAuth client " + c.client_id;
+  const std::string body =
+      json::serialize(json::object{{"client_id", c.client_id},
+                                   {"name", c.name},
+                                   {"type", c.type},
+                                   {"redirect_uris", StringArray(c.redirect_uris)},
+                                   {"grant_types", StringArray(c.grant_types)},
+                                   {"scopes", StringArray(c.scopes)},
+                                   {"role", c.role}});
+  const net::Response response = FK_TRY_CTX(
+      client_.Call(Method::kPost, std::string(kOAuthClientsPath), body, "application/json"), what);
+  return FK_TRY_CTX(ReadOAuthClient(JsonFields(response.body, "the director's answer:")), what);
+}
+
+Status FleetClient::DeleteOAuthClient(std::string_view id) {
+  return CallNoAnswer(Method::kDelete, OAuthClientPath(id),
+                      "delete OAuth client " + std::string(id));
+}
+
+Result<std::string> FleetClient::RotateOAuthClientSecret(std::string_view id) {
+  const std::string what = "rotate the secret of OAuth client " + std::string(id);
+  const net::Response response =
+      FK_TRY_CTX(client_.Call(Method::kPost, OAuthClientPath(id) + "/secret"), what);
+  return FK_TRY_CTX(SecretOf(response.body), what);
 }
 
 }  // namespace fogkeep::cli

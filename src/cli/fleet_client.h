@@ -4,6 +4,7 @@
 // refuse, so that a typo is a usage error before any request is sent.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -43,6 +44,32 @@ bool IsFinalDeploymentState(std::string_view state);
 // How long ago Unix time `then` was at `now`, for tables: "12s ago", "5m ago", "3h ago",
 // "2d ago"; "never" when `then` is 0; "just now" when `then` is ahead of `now`.
 std::string Ago(std::int64_t then, std::int64_t now);
+
+// An OAuth client of the director's authorization server, as /api/v1/oauth/clients shows it
+// (director/oauth_routes.h), and the body that creates one (the fields up to `role`).
+struct OAuthClientInfo {
+  std::string client_id;
+  std::string name;
+  std::string type = "confidential";  // or "public"
+  std::vector<std::string> redirect_uris;
+  std::vector<std::string> grant_types;
+  std::vector<std::string> scopes;
+  std::string role;  // a confidential client acting for itself holds this role's permissions
+  bool disabled = false;
+  std::string created_by;
+  std::int64_t created_at = 0;
+  // A confidential client's secret: only in the answer to a creation or a rotation.
+  std::string client_secret;
+};
+// The client as JSON, for --json; client_secret only when there is one.
+boost::json::object ToJson(const OAuthClientInfo& client);
+
+// A --grant value as the director names it: authorization_code, refresh_token,
+// client_credentials, or the device grant (urn:ietf:params:oauth:grant-type:device_code, also
+// written device_code). kInvalidInput naming the four otherwise.
+Result<std::string> ParseGrantType(std::string_view text);
+// --scope values, each one scope or several separated by spaces: sorted, without duplicates.
+std::vector<std::string> SplitScopes(const std::vector<std::string>& values);
 
 // GET /api/v1/devices filters; an empty field does not filter.
 struct DeviceQuery {
@@ -90,6 +117,14 @@ class FleetClient {
   Result<api::DeploymentInfo> GetDeployment(std::string_view id);
   // POST /api/v1/deployments/{id}/{action}: pause, resume, cancel, rollback or undeploy.
   Result<api::DeploymentInfo> ActOnDeployment(std::string_view id, std::string_view action);
+
+  // The authorization server's clients (admins: oauth-clients.manage). A creation answers with
+  // the new client and, for a confidential one, its secret; a rotation with the new secret.
+  Result<std::vector<OAuthClientInfo>> ListOAuthClients();
+  Result<OAuthClientInfo> GetOAuthClient(std::string_view id);
+  Result<OAuthClientInfo> CreateOAuthClient(const OAuthClientInfo& client);
+  Status DeleteOAuthClient(std::string_view id);
+  Result<std::string> RotateOAuthClientSecret(std::string_view id);
 
  private:
   explicit FleetClient(NodeClient client) : client_(std::move(client)) {}

@@ -23,6 +23,11 @@ struct LoginOutcome {
   api::SessionInfo session;  // as the server described it
 };
 
+// Where the certificate of the server at canonical URL `url` is checked against for a login:
+// target.ca (made absolute, so that the cached path works from any directory), else the --ca of
+// the earlier login to the server (of target.server's kind); "" with --insecure-skip-verify.
+Result<std::string> LoginCa(const NodeTarget& target, const std::string& url);
+
 // Logs `user` in to target.node (a node, or the director when target.server says so) with
 // `password` and caches the session's tokens, replacing an earlier login to the server. The
 // server's certificate is checked against target.ca, else the --ca of the earlier login; the
@@ -45,13 +50,14 @@ struct LogoutOutcome {
 };
 
 // Ends the session of target.node (or of the only server of target.server's kind in the cache
-// when target.node is empty) on the server through /api/v1/auth/logout, and removes its tokens
+// when target.node is empty) on the server through /api/v1/auth/logout (an OAuth login's:
+// by revoking its refresh token at the director, cli/oauth_login.h), and removes its tokens
 // from the cache whatever the server answered. kInvalidInput when target.node is empty and the
 // cache holds several logins of the kind; cache errors pass through.
 Result<LogoutOutcome> LogOut(const NodeTarget& target);
 
-// Adds `login` and `logout` for servers of `kind` to `parent`: the root command for nodes,
-// `fleet` for the director.
+// Adds `login` and `logout` for servers of `kind` to `parent`: the root command for nodes (and
+// for the director's OAuth login, --director), `fleet` for the director's password login.
 void AddLoginCommands(CLI::App& parent, ServerKind kind);
 
 }  // namespace fogkeep::cli

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/login_api.h"
+#include "cli/oauth_api.h"
 #include "cli/output.h"
 #include "core/fs.h"
 #include "crypto/x509.h"
@@ -69,10 +70,37 @@ Result<std::unique_ptr<net::Client>> HttpsClient(const HostPort& where, ServerKi
   return net::Client::Https(where.host, where.port, std::move(tls), options);
 }
 
-std::string LoginHint(ServerKind kind, const std::string& url, const std::string& user) {
-  const ServerTraits& traits = TraitsOf(kind);
+// How to replace the login `c`: the command that made it.
+std::string LoginHint(const Credential& c) {
+  if (c.oauth) return "log in again with `fogkeep login --director " + c.node + "`";
+  const ServerTraits& traits = TraitsOf(c.server);
   return "log in again with `" + std::string(traits.login_command) + " " +
-         std::string(traits.url_option) + " " + url + " --user " + user + "`";
+         std::string(traits.url_option) + " " + c.node + " --user " + c.user + "`";
+}
+
+// The refresh of an OAuth login at the director's token endpoint (RFC 6749 6), over `client`
+// (connected to the director, without the bearer token: the endpoint takes the client's id).
+// nullopt when the director refused the refresh token: the login has ended there.
+Result<std::optional<Credential>> RefreshOAuthLogin(net::Client& client, const Credential& login) {
+  const std::string what = "refresh the login on " + login.node;
+  const std::string target =
+      FK_TRY_CTX(EndpointTarget(login.oauth->token_endpoint, login.node), what);
+  net::Headers headers;
+  headers.Set("Content-Type", "application/x-www-form-urlencoded");
+  const net::Response response =
+      FK_TRY_CTX(client.Request(net::Method::kPost, target, headers,
+                                FormBody({{"grant_type", "refresh_token"},
+                                          {"refresh_token", login.refresh_token},
+                                          {"client_id", login.oauth->client_id}})),
+                 what);
+  if (response.status == 400) {
+    const std::optional<OAuthErrorAnswer> refused = ParseOAuthError(response.body);
+    if (refused && refused->error == "invalid_grant") return std::optional<Credential>();
+  }
+  if (response.status < 200 || response.status >= 300) return Fail(OAuthFailure(response, what));
+  const TokenAnswer answer = FK_TRY_CTX(ParseTokenAnswer(response.body), what);
+  return std::optional<Credential>(
+      FK_TRY_CTX(RefreshedCredential(login, answer, std::chrono::system_clock::now()), what));
 }
 
 // The URL a director target without one means: the only director logged in to.
@@ -149,16 +177,16 @@ void AddDirectorTargetOptions(CLI::App& command, NodeTarget* target) {
   command
       .add_option("--director", target->node,
                   "The director, https://host:9443 (default: the one director you are logged "
-                  "in to with `fogkeep fleet login`)")
+                  "in to with `fogkeep fleet login` or `fogkeep login --director`)")
       ->envname("FOGKEEP_DIRECTOR");
   command
       .add_option("--token", target->token,
                   "API token (fogkeep-director token create --role R); without it, the login "
-                  "cached by `fogkeep fleet login` is used")
+                  "cached by `fogkeep fleet login` or `fogkeep login --director` is used")
       ->envname("FOGKEEP_TOKEN");
   command.add_option("--ca", target->ca,
                      "The fleet CA, PEM: the director's data-dir/ca/ca.crt (default: the one "
-                     "given to `fogkeep fleet login`)");
+                     "given to the login)");
   command.add_flag("--insecure-skip-verify", target->insecure,
                    "Do not verify the director's certificate (unsafe)");
   command.add_flag("--json", target->json, "Print the director's answer as JSON, for scripts");
@@ -189,8 +217,11 @@ Result<NodeClient> NodeClient::Connect(const NodeTarget& target,
   if (!login || login->server != target.server) {
     return Fail(ErrorCode::kUnauthenticated,
                 "not logged in to " + canonical + ": run `" + std::string(traits.login_command) +
-                    " " + std::string(traits.url_option) + " " + canonical +
-                    " --user NAME`, or pass --token (or FOGKEEP_TOKEN) made by " +
+                    " " + std::string(traits.url_option) + " " + canonical + " --user NAME`" +
+                    (target.server == ServerKind::kDirector
+                         ? " (or `fogkeep login --director " + canonical + "` for OAuth)"
+                         : "") +
+                    ", or pass --token (or FOGKEEP_TOKEN) made by " +
                     std::string(traits.token_source));
   }
   if (!SessionAlive(*login, std::chrono::system_clock::now())) {
@@ -198,7 +229,7 @@ Result<NodeClient> NodeClient::Connect(const NodeTarget& target,
     (void)cache.Remove(canonical);
     return Fail(ErrorCode::kUnauthenticated, "your session on " + canonical + " ended at " +
                                                  FormatLocalTime(login->session_expires) + "; " +
-                                                 LoginHint(target.server, canonical, login->user));
+                                                 LoginHint(*login));
   }
   std::string ca = target.ca.empty() ? login->ca : target.ca;
   auto client = FK_TRY(HttpsClient(where, target.server, ca, target.insecure, options));
@@ -233,17 +264,14 @@ Status NodeClient::CheckStatus(const net::Response& response) const {
   if (response.status >= 200 && response.status < 300) return {};
   Error error = net::ResponseError(response);
   if (response.status == 401 && login_) {
-    const Credential& c = login_->credential;
-    return Fail(error.code(), error.message() + "; " + LoginHint(c.server, c.node, c.user));
+    return Fail(error.code(), error.message() + "; " + LoginHint(login_->credential));
   }
   return Fail(std::move(error));
 }
 
 Status NodeClient::RefreshLogin() {
   const std::string node = login_->credential.node;
-  const std::string user = login_->credential.user;
-  const ServerKind kind = login_->credential.server;
-  const std::string noun(TraitsOf(kind).noun);
+  const std::string noun(TraitsOf(login_->credential.server).noun);
   const std::string stale = token_;
   std::optional<Credential> fresh;
   std::optional<Error> ended;
@@ -251,7 +279,7 @@ Status NodeClient::RefreshLogin() {
       node, [&](std::optional<Credential> current) -> Result<std::optional<Credential>> {
         if (!current) {
           ended = Error(ErrorCode::kUnauthenticated,
-                        "logged out of " + node + " meanwhile; " + LoginHint(kind, node, user));
+                        "logged out of " + node + " meanwhile; " + LoginHint(login_->credential));
           return current;
         }
         const auto now = std::chrono::system_clock::now();
@@ -262,11 +290,19 @@ Status NodeClient::RefreshLogin() {
           return current;
         }
         if (!SessionAlive(*current, now)) {
-          ended =
-              Error(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
-                                                     FormatLocalTime(current->session_expires) +
-                                                     "; " + LoginHint(kind, node, current->user));
+          ended = Error(ErrorCode::kUnauthenticated, "your session on " + node + " ended at " +
+                                                         FormatLocalTime(current->session_expires) +
+                                                         "; " + LoginHint(*current));
           return std::nullopt;
+        }
+        if (current->oauth) {
+          fresh = FK_TRY(RefreshOAuthLogin(*client_, *current));
+          if (!fresh) {
+            ended = Error(ErrorCode::kUnauthenticated,
+                          "the director ended your OAuth login on " + node +
+                              " (logged out, revoked, or unused too long); " + LoginHint(*current));
+          }
+          return fresh;
         }
         net::Headers headers;
         headers.Set("Content-Type", "application/json");
@@ -275,10 +311,9 @@ Status NodeClient::RefreshLogin() {
                                         RefreshRequestBody(current->refresh_token)),
                        "refresh the login on " + node);
         if (response.status == 401) {
-          ended =
-              Error(ErrorCode::kUnauthenticated, "the " + noun + " ended your session on " + node +
-                                                     " (logged out, revoked or idle too long); " +
-                                                     LoginHint(kind, node, current->user));
+          ended = Error(ErrorCode::kUnauthenticated,
+                        "the " + noun + " ended your session on " + node +
+                            " (logged out, revoked or idle too long); " + LoginHint(*current));
           return std::nullopt;
         }
         if (response.status < 200 || response.status >= 300) {

@@ -10,8 +10,9 @@
 //
 // The bearer token is --token (or FOGKEEP_TOKEN) when given, used as it is and never cached.
 // Without it, the login that `fogkeep login` (or `fogkeep fleet login`) cached for the server
-// (cli/credentials.h) is used: its access token, refreshed through /api/v1/auth/refresh when it
-// has expired or when the server answers 401, with the rotated tokens written back to the cache
+// (cli/credentials.h) is used: its access token, refreshed through /api/v1/auth/refresh (an
+// OAuth login's: at the director's token endpoint, grant refresh_token) when it has expired or
+// when the server answers 401, with the rotated tokens written back to the cache under its lock
 // and the request sent once more.
 #pragma once
 
@@ -138,8 +139,10 @@ class NodeClient {
   // Calls `send` with the token's headers; refreshes a cached login first when its access
   // token has expired, or after a 401 (then calls `send` once more).
   Result<net::Response> SendAuthorized(const Sender& send);
-  // Replaces the cached login's tokens through /api/v1/auth/refresh, under the cache's lock.
-  // When the session has ended, removes it from the cache and fails kUnauthenticated.
+  // Replaces the cached login's tokens through /api/v1/auth/refresh (an OAuth login's: the
+  // director's token endpoint), under the cache's lock. When the session has ended (an OAuth
+  // refresh token refused with invalid_grant), removes it from the cache and fails
+  // kUnauthenticated.
   Status RefreshLogin();
   // A non-2xx answer as an Error; a 401 on a cached login says how to log in again.
   Status CheckStatus(const net::Response& response) const;

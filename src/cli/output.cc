@@ -40,6 +40,12 @@ void ReportError(const Error& error) {
   exit_code = 1;
 }
 
+void ReportUsageError(std::string_view command, std::string_view message) {
+  std::cerr << "fogkeep: " << command << ": " << message
+            << "\nRun with --help for more information.\n";
+  exit_code = 2;
+}
+
 void PrintJson(const boost::json::value& value) {
   std::cout << boost::json::serialize(value) << "\n";
 }

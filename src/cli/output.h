@@ -16,6 +16,10 @@ namespace fogkeep::cli {
 // Records a failed command: prints the error on one line, control characters escaped, and
 // remembers exit code 1.
 void ReportError(const Error& error);
+// Records a usage error found after parsing (options that do not fit together): prints
+// "fogkeep: <command>: <message>" and CLI11's hint to run with --help, like CLI11's own usage
+// errors, and remembers exit code 2.
+void ReportUsageError(std::string_view command, std::string_view message);
 // Prints a JSON value (pretty enough for humans, one document for scripts).
 void PrintJson(const boost::json::value& value);
 int ExitCode();

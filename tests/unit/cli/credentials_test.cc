@@ -10,6 +10,7 @@
 
 #include "core/fs.h"
 #include "support/support.h"
+#include "unit/cli/cli_test_support.h"
 
 namespace fogkeep::cli {
 namespace {
@@ -76,6 +77,71 @@ TEST_F(CredentialCacheTest, RoundTrip) {
   bare.ca.clear();
   ASSERT_TRUE(Cache().Store(bare));
   EXPECT_EQ(**Cache().Find("https://gw2:8443"), bare);
+}
+
+TEST_F(CredentialCacheTest, OAuthLoginRoundTrip) {
+  Credential login = Login("https://dir:9443");
+  login.server = ServerKind::kDirector;
+  login.access_token = "eyJh.eyJz.c2ln";
+  login.refresh_token = "Zm9na2VlcC1yZWZyZXNo";
+  login.session_expires = {};  // unknown to this machine
+  login.oauth = OAuthGrant{.client_id = "fogkeep-cli",
+                           .token_endpoint = "https://dir:9443/oauth2/token",
+                           .revocation_endpoint = "https://dir:9443/oauth2/revoke"};
+  ASSERT_TRUE(Cache().Store(login));
+  EXPECT_EQ(**Cache().Find("https://dir:9443"), login);
+  const std::string text = *fs::ReadFile(Path());
+  EXPECT_NE(text.find(R"("oauth":{"client_id":"fogkeep-cli",)"
+                      R"("token_endpoint":"https://dir:9443/oauth2/token",)"
+                      R"("revocation_endpoint":"https://dir:9443/oauth2/revoke"})"),
+            std::string::npos)
+      << text;
+  // Only the director decides when an OAuth login ends.
+  EXPECT_TRUE(SessionAlive(login, At(2'000'000'000)));
+
+  // Without a revocation endpoint, and next to a password login of another server.
+  login.oauth->revocation_endpoint.clear();
+  ASSERT_TRUE(Cache().Store(login));
+  ASSERT_TRUE(Cache().Store(Login("https://gw1:8443")));
+  EXPECT_EQ(**Cache().Find("https://dir:9443"), login);
+  EXPECT_FALSE((*Cache().Find("https://gw1:8443"))->oauth);
+
+  // What the file could not hold is never written.
+  Credential node = Login("https://gw2:8443");
+  node.oauth = login.oauth;
+  EXPECT_FALSE(Cache().Store(node));
+  Credential plain_http = login;
+  plain_http.oauth->token_endpoint = "http://dir:9443/oauth2/token";
+  EXPECT_FALSE(Cache().Store(plain_http));
+}
+
+TEST_F(CredentialCacheTest, RefusesMalformedOAuthParts) {
+  const std::string entry =
+      R"("node":"https://dir:9443","server":"director","user":"alice","access_token":"a.b.c",)"
+      R"("refresh_token":"r","access_expires":1900000900,"session_expires":0)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("oauth":7)", "logins[0].oauth must be an object"},
+      {R"("oauth":{"token_endpoint":"https://dir:9443/t"})", "oauth.client_id is missing"},
+      {R"("oauth":{"client_id":"c"})", "oauth.token_endpoint is missing"},
+      {R"("oauth":{"client_id":"c","token_endpoint":"http://dir/t"})", "https:// URLs"},
+      {R"("oauth":{"client_id":"c","token_endpoint":"https://dir/t","revocation_endpoint":5})",
+       "oauth.revocation_endpoint must be a string"},
+  };
+  for (const auto& [oauth, expected] : cases) {
+    const std::string text = R"({"version":1,"logins":[{)" + entry + "," + oauth + "}]}";
+    WriteRaw(text);
+    auto found = Cache().Find("https://dir:9443");
+    ASSERT_FALSE(found) << text;
+    EXPECT_NE(found.error().message().find(expected), std::string::npos)
+        << text << " -> " << found.error().message();
+  }
+  // On a node's login, an OAuth part is refused.
+  WriteRaw(R"({"version":1,"logins":[{"node":"https://gw1:8443","user":"alice",)"
+           R"("access_token":"a","refresh_token":"r","access_expires":1,"session_expires":2,)"
+           R"("oauth":{"client_id":"c","token_endpoint":"https://gw1:8443/t"}}]})");
+  auto node = Cache().Find("https://gw1:8443");
+  ASSERT_FALSE(node);
+  EXPECT_NE(node.error().message().find("must be to a director"), std::string::npos);
 }
 
 TEST_F(CredentialCacheTest, FileIsPrivateOnDisk) {
@@ -287,28 +353,9 @@ TEST_F(CredentialCacheTest, ExpiryChecksKeepAMargin) {
   EXPECT_FALSE(SessionAlive(c, c.session_expires));
 }
 
-// Restores an environment variable on destruction.
-class EnvGuard {
- public:
-  explicit EnvGuard(const char* name) : name_(name) {
-    if (const char* v = std::getenv(name)) old_ = v;
-  }
-  ~EnvGuard() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST(DefaultCredentialsPathTest, FollowsXdgThenHome) {
-  EnvGuard xdg("XDG_CONFIG_HOME");
-  EnvGuard home("HOME");
+  const test::EnvGuard xdg("XDG_CONFIG_HOME");
+  const test::EnvGuard home("HOME");
   ::setenv("HOME", "/home/alice", 1);
   ::setenv("XDG_CONFIG_HOME", "/cfg", 1);
   EXPECT_EQ(*DefaultCredentialsPath(), "/cfg/fogkeep/credentials.json");

@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "net/server.h"
 #include "support/support.h"
+#include "unit/cli/cli_test_support.h"
 #include "unit/net/net_test_util.h"
 
 namespace fogkeep::cli {
@@ -228,6 +229,34 @@ class FakeDirector {
       return Result<net::Response>(
           Fail(ErrorCode::kForbidden, "role app-manager lacks permission enroll"));
     }));
+    const json::object oauth_client{{"client_id", "inventory"},
+                                    {"name", "Inventory"},
+                                    {"type", "confidential"},
+                                    {"redirect_uris", json::array{}},
+                                    {"grant_types", json::array{"client_credentials"}},
+                                    {"scopes", json::array{"devices.read"}},
+                                    {"role", "auditor"},
+                                    {"disabled", false},
+                                    {"created_by", "root"},
+                                    {"created_at", 1900000000}};
+    add(Method::kGet, "/api/v1/oauth/clients", [=] {
+      return json::object{{"clients", json::array{oauth_client}}};
+    });
+    add(
+        Method::kPost, "/api/v1/oauth/clients",
+        [=] {
+          json::object created = oauth_client;
+          created["client_secret"] = "s3cret";
+          return created;
+        },
+        201);
+    add(Method::kGet, "/api/v1/oauth/clients/{id}", [] {
+      return json::object{{"client_id", "evil"}, {"name", "\x1b]0;owned\x07"}};
+    });
+    add(Method::kPost, "/api/v1/oauth/clients/{id}/secret", [] {
+      return json::object{{"client_id", "inventory"}, {"client_secret", "n3w"}};
+    });
+    add(Method::kDelete, "/api/v1/oauth/clients/{id}", nullptr, 204);
     Must(router.Add(Method::kGet, "/api/v1/deployments", open, [](net::Request&) {
       return Result<net::Response>(net::Response::Json(R"({"deployments":[{"id":7}]})"));
     }));
@@ -237,21 +266,9 @@ class FakeDirector {
 
 class FleetClientTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ca_ = new net::test::Issued(net::test::MakeCa("fogkeep test fleet CA"));
-    server_cert_ = new net::test::Issued(
-        net::test::MakeLeaf(*ca_, "director", crypto::ExtendedKeyUsage::kServerAuth));
-  }
-
   void SetUp() override {
-    ASSERT_TRUE(fs::WriteFileAtomic(ca_path(), ca_->cert.ToPem(), 0644));
-    net::ServerOptions options;
-    options.tcp = net::TcpListenerOptions{
-        .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
-    auto created = net::Server::Create(std::move(options), fake_.Routes(), nullptr, nullptr);
-    ASSERT_TRUE(created) << created.error().message();
-    server_ = std::move(*created);
-    ASSERT_TRUE(server_->Start());
+    ASSERT_TRUE(fs::WriteFileAtomic(ca_path(), test::TestCa().cert.ToPem(), 0644));
+    server_ = Must(test::StartTlsServer(fake_.Routes()));
   }
   void TearDown() override {
     if (server_) server_->Stop();
@@ -269,8 +286,6 @@ class FleetClientTest : public ::testing::Test {
     return fake_.seen.empty() ? Seen{} : fake_.seen.back();
   }
 
-  static inline net::test::Issued* ca_ = nullptr;
-  static inline net::test::Issued* server_cert_ = nullptr;
   testing::TempDir dir_;
   FakeDirector fake_;
   std::unique_ptr<net::Server> server_;
@@ -338,6 +353,58 @@ TEST_F(FleetClientTest, PolicyAndDeploymentBodiesAreTheWireTypes) {
   EXPECT_EQ(Last().target, "/api/v1/deployments/dep-1/pause");
 }
 
+TEST_F(FleetClientTest, OAuthClients) {
+  FleetClient client = Must(FleetClient::Connect(Target()));
+  const std::vector<OAuthClientInfo> list = Must(client.ListOAuthClients());
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].client_id, "inventory");
+  EXPECT_EQ(list[0].grant_types, std::vector<std::string>{"client_credentials"});
+  EXPECT_EQ(list[0].created_at, 1900000000);
+  EXPECT_TRUE(list[0].client_secret.empty());
+
+  const OAuthClientInfo created =
+      Must(client.CreateOAuthClient(OAuthClientInfo{.client_id = "inventory",
+                                                    .name = "Inventory",
+                                                    .type = "confidential",
+                                                    .redirect_uris = {},
+                                                    .grant_types = {"client_credentials"},
+                                                    .scopes = {"catalog.read", "devices.read"},
+                                                    .role = "auditor"}));
+  EXPECT_EQ(created.client_secret, "s3cret");
+  EXPECT_EQ(Last().method, "POST");
+  EXPECT_EQ(Last().content_type, "application/json");
+  // The director's body, no more: no secret, no server-kept fields.
+  EXPECT_EQ(Last().body, R"({"client_id":"inventory","name":"Inventory","type":"confidential",)"
+                         R"("redirect_uris":[],"grant_types":["client_credentials"],)"
+                         R"("scopes":["catalog.read","devices.read"],"role":"auditor"})");
+  EXPECT_EQ(ToJson(created).at("client_secret"), "s3cret");
+  EXPECT_FALSE(ToJson(list[0]).contains("client_secret"));
+
+  EXPECT_EQ(Must(client.RotateOAuthClientSecret("in ventory")), "n3w");
+  EXPECT_EQ(Last().target, "/api/v1/oauth/clients/in%20ventory/secret");
+  ASSERT_TRUE(client.DeleteOAuthClient("inventory"));
+  EXPECT_EQ(Last().method, "DELETE");
+
+  // An answer holding control characters is refused.
+  const auto hostile = client.GetOAuthClient("evil");
+  ASSERT_FALSE(hostile);
+  EXPECT_NE(hostile.error().message().find("OAuth client evil: the director's answer: name"),
+            std::string::npos)
+      << hostile.error().message();
+}
+
+TEST(OAuthClientArgsTest, GrantsAndScopes) {
+  EXPECT_EQ(Must(ParseGrantType("client_credentials")), "client_credentials");
+  EXPECT_EQ(Must(ParseGrantType("device_code")), "urn:ietf:params:oauth:grant-type:device_code");
+  EXPECT_EQ(Must(ParseGrantType("urn:ietf:params:oauth:grant-type:device_code")),
+            "urn:ietf:params:oauth:grant-type:device_code");
+  for (std::string_view bad : {"password", "implicit", "", "Client_Credentials"}) {
+    EXPECT_FALSE(ParseGrantType(bad)) << bad;
+  }
+  EXPECT_EQ(SplitScopes({"devices.read catalog.read", "  apps.read", "devices.read", ""}),
+            (std::vector<std::string>{"apps.read", "catalog.read", "devices.read"}));
+}
+
 TEST_F(FleetClientTest, ErrorsSayWhatFailedAndWhy) {
   FleetClient client = Must(FleetClient::Connect(Target()));
   const auto refused = client.CreateToken(api::EnrollmentTokenRequest{});
@@ -363,19 +430,12 @@ TEST_F(FleetClientTest, WithoutCaOrTokenTheErrorsNameTheDirectorsOptions) {
             "--director needs --ca with the fleet CA (the director's data-dir/ca/ca.crt), or "
             "--insecure-skip-verify");
 
-  std::optional<std::string> saved;
-  if (const char* v = std::getenv("XDG_CONFIG_HOME")) saved = v;
-  ::setenv("XDG_CONFIG_HOME", (dir_ / "config").c_str(), 1);
+  const test::EnvGuard config_home("XDG_CONFIG_HOME", dir_ / "config");
   NodeTarget no_token = Target();
   no_token.token.clear();
   const auto not_logged_in = FleetClient::Connect(no_token);
   NodeTarget nowhere{.server = ServerKind::kDirector};
   const auto no_director = FleetClient::Connect(nowhere);
-  if (saved) {
-    ::setenv("XDG_CONFIG_HOME", saved->c_str(), 1);
-  } else {
-    ::unsetenv("XDG_CONFIG_HOME");
-  }
   ASSERT_FALSE(not_logged_in);
   EXPECT_EQ(not_logged_in.error().code(), ErrorCode::kUnauthenticated);
   EXPECT_NE(not_logged_in.error().message().find("run `fogkeep fleet login --director https://"),

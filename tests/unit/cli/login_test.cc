@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "net/server.h"
 #include "support/support.h"
+#include "unit/cli/cli_test_support.h"
 #include "unit/net/net_test_util.h"
 
 namespace fogkeep::cli {
@@ -136,39 +137,17 @@ class FakeNode {
 
 class LoginTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ca_ = new net::test::Issued(net::test::MakeCa("fogkeep test CA"));
-    server_cert_ = new net::test::Issued(
-        net::test::MakeLeaf(*ca_, "node-1", crypto::ExtendedKeyUsage::kServerAuth));
-  }
-
   void SetUp() override {
-    if (const char* v = std::getenv("XDG_CONFIG_HOME")) saved_xdg_ = v;
     ::setenv("XDG_CONFIG_HOME", (dir_ / "config").c_str(), 1);
-    ASSERT_TRUE(fs::WriteFileAtomic(ca_path(), ca_->cert.ToPem(), 0644));
-    StartServer();
+    ASSERT_TRUE(fs::WriteFileAtomic(ca_path(), test::TestCa().cert.ToPem(), 0644));
+    server_ = Must(test::StartTlsServer(fake_.Routes()));
+    port_ = server_->tcp_port();
     target_.node = node();
     target_.ca = ca_path();
   }
 
   void TearDown() override {
     if (server_) server_->Stop();
-    if (saved_xdg_) {
-      ::setenv("XDG_CONFIG_HOME", saved_xdg_->c_str(), 1);
-    } else {
-      ::unsetenv("XDG_CONFIG_HOME");
-    }
-  }
-
-  void StartServer() {
-    net::ServerOptions options;
-    options.tcp = net::TcpListenerOptions{
-        .address = "127.0.0.1", .port = 0, .tls = {.identity = server_cert_->identity()}};
-    auto created = net::Server::Create(std::move(options), fake_.Routes(), nullptr, nullptr);
-    ASSERT_TRUE(created) << created.error().message();
-    server_ = std::move(*created);
-    ASSERT_TRUE(server_->Start());
-    port_ = server_->tcp_port();
   }
 
   std::string node() const { return "https://127.0.0.1:" + std::to_string(port_); }
@@ -199,10 +178,8 @@ class LoginTest : public ::testing::Test {
     return {};
   }
 
-  static inline net::test::Issued* ca_ = nullptr;
-  static inline net::test::Issued* server_cert_ = nullptr;
   testing::TempDir dir_;
-  std::optional<std::string> saved_xdg_;
+  test::EnvGuard config_home_{"XDG_CONFIG_HOME"};
   FakeNode fake_;
   std::unique_ptr<net::Server> server_;
   std::uint16_t port_ = 0;
