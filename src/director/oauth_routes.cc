@@ -448,7 +448,7 @@ class OAuthRoutes {
                         WithState(r, {{"error", code.error().error},
                                       {"error_description", code.error().description}}));
     }
-    request.audit_note = "approved client " + r.client.id + " for " + JoinScopes(r.scopes);
+    request.audit_note = "approved client " + r.client.id + " for " + JoinScope(r.scopes);
     return RedirectTo(r.redirect_uri, WithState(r, {{"code", *code}}));
   }
 
@@ -517,7 +517,7 @@ class OAuthRoutes {
           SealTicket(key, Ticket{identity->user, identity->role, user_code,
                                  crypto::Sha256Hex(*csrf), Now() + kTicketSeconds});
       std::vector<std::string> scopes;
-      for (const auto& s : SplitScopes(authorization.scope)) {
+      for (const auto& s : SplitScope(authorization.scope)) {
         if (auth::RoleHolds(identity->role, s)) scopes.push_back(s);
       }
       const std::string body = "<p>Signed in as <b>" + Escape(identity->user) + "</b> (" +
@@ -629,22 +629,6 @@ class OAuthRoutes {
 
  private:
   std::int64_t Now() const { return server_->Now(); }
-
-  static std::string JoinScopes(const std::vector<std::string>& scopes) {
-    std::string out;
-    for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
-    return out;
-  }
-  static std::vector<std::string> SplitScopes(std::string_view scope) {
-    std::vector<std::string> out;
-    while (!scope.empty()) {
-      const std::size_t space = scope.find(' ');
-      if (space != 0) out.emplace_back(scope.substr(0, space));
-      if (space == std::string_view::npos) break;
-      scope.remove_prefix(space + 1);
-    }
-    return out;
-  }
 
   static std::vector<std::pair<std::string, std::string>> WithState(
       const AuthorizationRequest& r, std::vector<std::pair<std::string, std::string>> params,

@@ -76,29 +76,6 @@ std::vector<std::string> Values(const OAuthParams& params, std::string_view name
   return out;
 }
 
-std::vector<std::string> SplitScope(std::string_view scope) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= scope.size()) {
-    std::size_t end = scope.find(' ', start);
-    if (end == std::string_view::npos) end = scope.size();
-    if (end > start) out.emplace_back(scope.substr(start, end - start));
-    start = end + 1;
-  }
-  std::ranges::sort(out);
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-std::string JoinScope(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (const auto& s : scopes) {
-    if (!out.empty()) out += ' ';
-    out += s;
-  }
-  return out;
-}
-
 bool Contains(const std::vector<std::string>& set, std::string_view value) {
   return std::ranges::find(set, value) != set.end();
 }
@@ -218,6 +195,29 @@ std::string NewUserCode() {
 }
 
 }  // namespace
+
+std::vector<std::string> SplitScope(std::string_view scope) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= scope.size()) {
+    std::size_t end = scope.find(' ', start);
+    if (end == std::string_view::npos) end = scope.size();
+    if (end > start) out.emplace_back(scope.substr(start, end - start));
+    start = end + 1;
+  }
+  std::ranges::sort(out);
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string JoinScope(const std::vector<std::string>& scopes) {
+  std::string out;
+  for (const auto& s : scopes) {
+    if (!out.empty()) out += ' ';
+    out += s;
+  }
+  return out;
+}
 
 Status ValidateOAuthServerOptions(const OAuthServerOptions& o) {
   auto url = boost::urls::parse_absolute_uri(o.issuer);

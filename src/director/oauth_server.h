@@ -66,6 +66,10 @@ struct OAuthServerOptions {
   std::chrono::seconds key_refresh{std::chrono::seconds(60)};
 };
 
+// A scope parameter as its scope tokens, sorted, each once; and back, joined by spaces.
+std::vector<std::string> SplitScope(std::string_view scope);
+std::string JoinScope(const std::vector<std::string>& scopes);
+
 // kInvalidInput unless the issuer is an https URL without query, fragment or trailing slash,
 // the access token lifetime is 1 s to 10 min and the other lifetimes are positive.
 Status ValidateOAuthServerOptions(const OAuthServerOptions& options);

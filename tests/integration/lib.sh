@@ -93,6 +93,18 @@ start_director() {
   CA=$data/ca/ca.crt
 }
 
+# register_oauth_client ADMIN_TOKEN JSON: registers an OAuth client at the director that
+# start_director started ($URL, $CA) with an admin's API token; prints its secret ("" for a
+# public client).
+register_oauth_client() {
+  local status
+  status=$(curl -s -o "$WORK/client.json" -w '%{http_code}' --cacert "$CA" \
+    -H "Authorization: Bearer $1" -H 'Content-Type: application/json' --data "$2" \
+    "$URL/api/v1/oauth/clients")
+  [ "$status" = 201 ] || { cat "$WORK/client.json" >&2; fail "client registration answered $status"; }
+  jq -r '.client_secret // ""' "$WORK/client.json"
+}
+
 # A software TPM 2.0 for a test: start_swtpm runs swtpm on two consecutive free loopback ports
 # (command, control) with its state in $WORK/tpm-state, and exports TPM2OPENSSL_TCTI, which
 # OpenSSL's tpm2 provider and so fogkeep use. Sets tpm_pid; stop_swtpm ends it (callers call

@@ -177,22 +177,13 @@ expect_ok "user add" "$DIRECTOR" user add "$USER_NAME" --role app-manager --pass
 ADMIN=$("$DIRECTOR" --data-dir "$DDATA" token create --role admin 2>/dev/null)
 [ -n "$ADMIN" ] || fail "token create printed no token"
 
-# create_client JSON: registers a client with the admin token; prints its secret ("" if public).
-create_client() {
-  local status
-  status=$(curl -s -o "$WORK/client.json" -w '%{http_code}' --cacert "$CA" \
-    -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' --data "$1" \
-    "$URL/api/v1/oauth/clients")
-  [ "$status" = 201 ] || { cat "$WORK/client.json" >&2; fail "client registration answered $status"; }
-  jq -r '.client_secret // ""' "$WORK/client.json"
-}
 REDIRECT=https://client.example/cb
-WEB_SECRET=$(create_client '{"client_id":"web","type":"confidential",
+WEB_SECRET=$(register_oauth_client "$ADMIN" '{"client_id":"web","type":"confidential",
   "redirect_uris":["'"$REDIRECT"'"],"grant_types":["authorization_code","refresh_token"],
   "scopes":["devices.read","deployments.read"]}')
-SVC_SECRET=$(create_client '{"client_id":"svc","type":"confidential",
+SVC_SECRET=$(register_oauth_client "$ADMIN" '{"client_id":"svc","type":"confidential",
   "grant_types":["client_credentials"],"scopes":["devices.read"],"role":"auditor"}')
-create_client '{"client_id":"tv","type":"public",
+register_oauth_client "$ADMIN" '{"client_id":"tv","type":"public",
   "grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"scopes":["devices.read"]}' >/dev/null
 WEB=web:$WEB_SECRET
 SVC=svc:$SVC_SECRET

@@ -51,21 +51,12 @@ expect_ok "user add $USER_NAME" "$DIRECTOR" user add "$USER_NAME" --role app-man
 ADMIN=$("$DIRECTOR" --data-dir "$DDATA" token create --role admin 2>/dev/null)
 [ -n "$ADMIN" ] || fail "token create printed no token"
 
-# create_client JSON: registers a client through the API; prints its secret.
-create_client() {
-  local status
-  status=$(curl -s -o "$WORK/client.json" -w '%{http_code}' --cacert "$CA" \
-    -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' --data "$1" \
-    "$URL/api/v1/oauth/clients")
-  [ "$status" = 201 ] || { cat "$WORK/client.json" >&2; fail "client registration answered $status"; }
-  jq -er .client_secret "$WORK/client.json"
-}
 WEB_REDIRECT=https://interop-client.example/callback
-WEB_SECRET=$(create_client '{"client_id":"interop-web","name":"Interop web app",
+WEB_SECRET=$(register_oauth_client "$ADMIN" '{"client_id":"interop-web","name":"Interop web app",
   "type":"confidential","redirect_uris":["'"$WEB_REDIRECT"'"],
   "grant_types":["authorization_code","refresh_token"],
   "scopes":["devices.read","deployments.read"]}')
-SVC_SECRET=$(create_client '{"client_id":"interop-svc","name":"Interop service",
+SVC_SECRET=$(register_oauth_client "$ADMIN" '{"client_id":"interop-svc","name":"Interop service",
   "type":"confidential","grant_types":["client_credentials"],
   "scopes":["devices.read","deployments.read"],"role":"auditor"}')
 pass
