@@ -11,6 +11,19 @@ bool LooksLikeJwt(std::string_view token) {
   return token.starts_with("eyJ") && std::ranges::count(token, '.') == 2;
 }
 
+namespace {
+
+bool CarriesJwt(const net::Request& request) {
+  Result<std::string_view> token = BearerToken(request);
+  return token && LooksLikeJwt(*token);
+}
+
+}  // namespace
+
+bool AccessTokenAuthenticator::MayBlock(const net::Request& request) const {
+  return CarriesJwt(request) ? validation_blocks_ : fallback_->MayBlock(request);
+}
+
 Result<net::Principal> AccessTokenAuthenticator::Authenticate(const net::Request& request) {
   Result<std::string_view> token = BearerToken(request);
   if (!token || !LooksLikeJwt(*token)) return fallback_->Authenticate(request);

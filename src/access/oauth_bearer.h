@@ -30,16 +30,23 @@ class AccessTokenAuthenticator : public net::Authenticator {
  public:
   using Validator = std::function<Result<oauth::AccessTokenClaims>(std::string_view token)>;
 
-  AccessTokenAuthenticator(Validator validate, std::shared_ptr<net::Authenticator> fallback)
-      : validate_(std::move(validate)), fallback_(std::move(fallback)) {}
+  // `validation_blocks` says whether `validate` may wait on I/O (the director checks
+  // revocations in its store); a node validates against keys held in memory, so its inline
+  // routes stay on the I/O thread.
+  AccessTokenAuthenticator(Validator validate, bool validation_blocks,
+                           std::shared_ptr<net::Authenticator> fallback)
+      : validate_(std::move(validate)),
+        validation_blocks_(validation_blocks),
+        fallback_(std::move(fallback)) {}
 
   // A JWT-shaped bearer token is validated and never passed on: a refused one is
   // kUnauthenticated. Any other request goes to the fallback.
   Result<net::Principal> Authenticate(const net::Request& request) override;
-  bool MayBlock(const net::Request& /*request*/) const override { return true; }
+  bool MayBlock(const net::Request& request) const override;
 
  private:
   const Validator validate_;
+  const bool validation_blocks_;
   const std::shared_ptr<net::Authenticator> fallback_;
 };
 

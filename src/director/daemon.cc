@@ -190,14 +190,18 @@ std::string IssuerFor(const DirectorConfig& c, std::uint16_t port) {
 }
 
 // Advances rollouts once a second on the replica holding the "rollout" lease (renewed each
-// round; another replica takes over within the lease's lifetime when this one dies).
+// round; another replica takes over within the lease's lifetime when this one dies), and,
+// once a minute on that replica, forgets OAuth codes, grants and revocations past their expiry
+// so the store does not grow with every token ever issued.
 class RolloutDriver {
  public:
   RolloutDriver(std::shared_ptr<FleetStore> store, std::shared_ptr<Rollouts> rollouts,
-                std::shared_ptr<GenerationWatch> generations)
+                std::shared_ptr<GenerationWatch> generations,
+                std::shared_ptr<AuthorizationServer> oauth)
       : store_(std::move(store)),
         rollouts_(std::move(rollouts)),
         generations_(std::move(generations)),
+        oauth_(std::move(oauth)),
         holder_(HolderName()),
         thread_([this] { Run(); }) {}
   ~RolloutDriver() {
@@ -211,6 +215,7 @@ class RolloutDriver {
 
  private:
   static constexpr std::int64_t kLeaseSeconds = 10;
+  static constexpr std::int64_t kPurgeSeconds = 60;
 
   static std::string HolderName() {
     char host[256] = {};
@@ -230,15 +235,23 @@ class RolloutDriver {
   }
 
   Status Round() {
-    if (!FK_TRY(store_->AcquireLease("rollout", holder_, SystemNow(), kLeaseSeconds))) return {};
+    const std::int64_t now = SystemNow();
+    if (!FK_TRY(store_->AcquireLease("rollout", holder_, now, kLeaseSeconds))) return {};
     if (FK_TRY(rollouts_->Tick())) generations_->Changed();
+    if (now - last_purge_ >= kPurgeSeconds) {
+      last_purge_ = now;
+      const std::int64_t purged = FK_TRY_CTX(oauth_->store().PurgeExpired(now), "OAuth purge");
+      if (purged > 0) log::Debug("OAuth: forgot {} expired rows", purged);
+    }
     return {};
   }
 
   const std::shared_ptr<FleetStore> store_;
   const std::shared_ptr<Rollouts> rollouts_;
   const std::shared_ptr<GenerationWatch> generations_;
+  const std::shared_ptr<AuthorizationServer> oauth_;
   const std::string holder_;
+  std::int64_t last_purge_ = 0;  // only the driver's thread touches it
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mu_
@@ -330,7 +343,7 @@ int Serve(const DirectorConfig& config) {
       [oauth = services.oauth](std::string_view token) {
         return oauth->ValidateForDirector(token);
       },
-      logins->authenticator);
+      /*validation_blocks=*/true, logins->authenticator);
   auto authenticator = std::make_shared<DeviceAuthenticator>(*store, people);
   Result<std::unique_ptr<net::Server>> server = net::Server::Create(
       std::move(options), std::move(router), authenticator, std::make_shared<DirectorAuthorizer>());
@@ -353,7 +366,8 @@ int Serve(const DirectorConfig& config) {
     log::Warn("cannot write {}: {}", AddrFile(config), written.error().message());
   }
 
-  auto driver = std::make_unique<RolloutDriver>(*store, services.rollouts, services.generations);
+  auto driver = std::make_unique<RolloutDriver>(*store, services.rollouts, services.generations,
+                                                services.oauth);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -291,7 +291,7 @@ int Serve(const DaemonConfig& config) {
   std::shared_ptr<OAuthTrust> oauth_trust = std::move(*trust_opened);
   auto authenticator = std::make_shared<access::AccessTokenAuthenticator>(
       [oauth_trust](std::string_view token) { return oauth_trust->Validate(token); },
-      logins->authenticator);
+      /*validation_blocks=*/false, logins->authenticator);
   Result<std::unique_ptr<net::Server>> server =
       net::Server::Create(std::move(options), std::move(router), authenticator,
                           std::make_shared<access::RoleAuthorizer>());
