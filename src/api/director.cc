@@ -385,4 +385,36 @@ Status FromJson(const json::value& j, DesiredState* out) {
   return {};
 }
 
+json::value ToJson(const AppOAuthClientRequest& v) {
+  return json::object{{"scopes", Strings(v.scopes)}};
+}
+
+json::value ToJson(const AppOAuthClient& v) {
+  return json::object{{"client_id", v.client_id},
+                      {"client_secret", v.client_secret},
+                      {"issuer", v.issuer},
+                      {"token_endpoint", v.token_endpoint},
+                      {"node_audience", v.node_audience},
+                      {"resources", Strings(v.resources)},
+                      {"scopes", Strings(v.scopes)}};
+}
+
+Status FromJson(const json::value& j, AppOAuthClientRequest* out) {
+  ObjectReader r(j, "app OAuth client request");
+  r.Strings("scopes", &out->scopes);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, AppOAuthClient* out) {
+  ObjectReader r(j, "app OAuth client");
+  r.String("client_id", &out->client_id);
+  r.String("client_secret", &out->client_secret);
+  r.String("issuer", &out->issuer);
+  r.String("token_endpoint", &out->token_endpoint);
+  r.String("node_audience", &out->node_audience);
+  r.Strings("resources", &out->resources);
+  r.Strings("scopes", &out->scopes);
+  return r.status();
+}
+
 }  // namespace fogkeep::api

@@ -193,6 +193,27 @@ struct OAuthTrust {
   std::string jwks;  // the JWK Set document, JSON text; a JSON object on the wire
 };
 
+// An app's own OAuth client (IOx's `access-control: oauth2`). The node asks its director for
+// one (PUT /api/v1/node/apps/{app}/oauth-client with AppOAuthClientRequest) and keeps the
+// answer in the app's secure storage as the object kAppOAuthClientObject, where the app reads
+// it (GET /v1/objects/fogkeep.oauth-client on its socket). Deleting the object makes the node
+// ask for a new client, whose secret replaces the old one.
+inline constexpr std::string_view kAppOAuthClientObject = "fogkeep.oauth-client";
+
+struct AppOAuthClientRequest {
+  std::vector<std::string> scopes;  // empty: the default ones (auth::DefaultAppOAuthScopes)
+};
+
+struct AppOAuthClient {
+  std::string client_id;
+  std::string client_secret;
+  std::string issuer;                  // the director, as its access tokens name it
+  std::string token_endpoint;          // POST grant_type=client_credentials, client_secret_basic
+  std::string node_audience;           // the `resource` that makes a token the app's node accepts
+  std::vector<std::string> resources;  // every audience its tokens may name
+  std::vector<std::string> scopes;     // the most its tokens may carry
+};
+
 struct DesiredState {
   std::string device_id;
   std::int64_t generation = 0;
@@ -231,6 +252,8 @@ boost::json::value ToJson(const DeviceList& v);
 boost::json::value ToJson(const DeviceUpdate& v);
 boost::json::value ToJson(const DesiredApp& v);
 boost::json::value ToJson(const DesiredState& v);
+boost::json::value ToJson(const AppOAuthClientRequest& v);
+boost::json::value ToJson(const AppOAuthClient& v);
 
 Status FromJson(const boost::json::value& json, EnrollmentTokenRequest* out);
 Status FromJson(const boost::json::value& json, EnrollmentTokenInfo* out);
@@ -242,5 +265,7 @@ Status FromJson(const boost::json::value& json, DeviceList* out);
 Status FromJson(const boost::json::value& json, DeviceUpdate* out);
 Status FromJson(const boost::json::value& json, DesiredApp* out);
 Status FromJson(const boost::json::value& json, DesiredState* out);
+Status FromJson(const boost::json::value& json, AppOAuthClientRequest* out);
+Status FromJson(const boost::json::value& json, AppOAuthClient* out);
 
 }  // namespace fogkeep::api

@@ -68,6 +68,19 @@ const std::array<Grant, 3> kGrants = {{
 
 std::span<const std::string_view> AllRoles() { return kRoles; }
 
+bool IsAppOAuthScope(std::string_view permission) {
+  for (std::string_view scope :
+       {kPermissionPlatformRead, kPermissionMetricsRead, kPermissionNetworkRead,
+        kPermissionAppsRead, kPermissionAlertsRead}) {
+    if (permission == scope) return RoleHolds(kAppClientRole, scope);
+  }
+  return false;
+}
+
+std::vector<std::string> DefaultAppOAuthScopes() {
+  return {std::string(kPermissionMetricsRead), std::string(kPermissionPlatformRead)};
+}
+
 std::span<const PermissionInfo> AllPermissions() { return kPermissions; }
 
 bool IsKnownRole(std::string_view role) {

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fogkeep::auth {
 
@@ -80,6 +81,15 @@ bool IsKnownPermission(std::string_view permission);
 // hold only what their row names; an unknown or empty role holds nothing, and nobody holds the
 // empty permission except admin.
 bool RoleHolds(std::string_view role, std::string_view permission);
+
+// The most an app's own OAuth client may hold (IOx's `access-control: oauth2`): platform.read,
+// metrics.read, network.read, apps.read and alerts.read, all read-only. Such a client acts
+// with the auditor role, which holds each of them, so its scopes alone decide.
+inline constexpr std::string_view kAppClientRole = kRoleAuditor;
+bool IsAppOAuthScope(std::string_view permission);
+// What an app that names no scope gets: platform.read and metrics.read (apps.read would also
+// show it the other apps, their logs and configuration: an app must ask for that).
+std::vector<std::string> DefaultAppOAuthScopes();
 
 // The matrix as a GitHub Markdown table: one row per permission (name, description) and one
 // column per role with "✓" where the role holds it. Ends with a newline. The README carries

@@ -10,10 +10,13 @@
 #include <utility>
 
 #include "access/audit_api.h"
+#include "api/director.h"
+#include "api/node.h"
 #include "auth/roles.h"
 #include "core/json_text.h"
 #include "core/log.h"
 #include "crypto/hash.h"
+#include "director/device_auth.h"
 
 namespace fogkeep::director {
 namespace {
@@ -318,6 +321,7 @@ json::object ClientJson(const OAuthClient& c) {
       {"redirect_uris", Strings(c.redirect_uris)},
       {"grant_types", std::move(grants)},
       {"scopes", Strings(c.scopes)},
+      {"resources", Strings(c.resources)},
       {"role", c.role},
       {"disabled", c.disabled},
       {"created_by", c.created_by},
@@ -620,6 +624,33 @@ class OAuthRoutes {
     return response;
   }
 
+  // PUT /api/v1/node/apps/{app}/oauth-client, by a node over mutual TLS: a new client for one
+  // of its apps (AuthorizationServer::IssueAppClient).
+  Result<Response> IssueAppClient(Request& request) {
+    const std::string device = request.principal->id;
+    const std::string app(request.Param("app"));
+    auto asked = FK_TRY(api::FromJsonText<api::AppOAuthClientRequest>(request.body));
+    CreatedClient created = FK_TRY(server_->IssueAppClient(device, app, std::move(asked.scopes)));
+    const std::string issuer = server_->options().issuer;
+    api::AppOAuthClient answer{.client_id = created.client.id,
+                               .client_secret = std::move(created.secret),
+                               .issuer = issuer,
+                               .token_endpoint = issuer + "/oauth2/token",
+                               .node_audience = NodeAudience(device),
+                               .resources = created.client.resources,
+                               .scopes = created.client.scopes};
+    request.audit_note = "client " + answer.client_id;
+    return Response::Json(api::ToJsonText(answer), 201);
+  }
+
+  // DELETE /api/v1/node/apps/{app}/oauth-client: the app is gone; 204 whether or not it had one.
+  Result<Response> DeleteAppClient(Request& request) {
+    FK_TRY(server_->DeleteAppClient(request.principal->id, std::string(request.Param("app"))));
+    Response response;
+    response.status = 204;
+    return response;
+  }
+
   Result<Response> RotateSecret(Request& request) {
     const std::string secret =
         FK_TRY(server_->RotateClientSecret(std::string(request.Param("id"))));
@@ -813,6 +844,12 @@ Status RegisterOAuthRoutes(net::Router& router, std::shared_ptr<AuthorizationSer
                     audited(manage, "oauth.clients.delete"), bind(&OAuthRoutes::DeleteClient)));
   FK_TRY(router.Add(Method::kPost, "/api/v1/oauth/clients/{id}/secret",
                     audited(manage, "oauth.clients.secret"), bind(&OAuthRoutes::RotateSecret)));
+  const RouteOptions node{.permission = std::string(kPermissionNodeSelf),
+                          .max_body_bytes = 4 * 1024};
+  FK_TRY(router.Add(Method::kPut, "/api/v1/node/apps/{app}/oauth-client",
+                    audited(node, "oauth.app-client.issue"), bind(&OAuthRoutes::IssueAppClient)));
+  FK_TRY(router.Add(Method::kDelete, "/api/v1/node/apps/{app}/oauth-client",
+                    audited(node, "oauth.app-client.delete"), bind(&OAuthRoutes::DeleteAppClient)));
   return {};
 }
 

@@ -19,6 +19,10 @@
 //   GET    /api/v1/oauth/clients/{id}             oauth-clients.manage
 //   DELETE /api/v1/oauth/clients/{id}             oauth-clients.manage → 204; revokes its tokens
 //   POST   /api/v1/oauth/clients/{id}/secret      oauth-clients.manage → a new secret
+//   PUT    /api/v1/node/apps/{app}/oauth-client   node.self  api::AppOAuthClientRequest → 201
+//                                                 api::AppOAuthClient: a new client for one of
+//                                                 the node's apps, replacing its old one
+//   DELETE /api/v1/node/apps/{app}/oauth-client   node.self  → 204, whether it had one or not
 //
 // Pages: server-rendered HTML without scripts, sent with a Content-Security-Policy that loads
 // nothing and forbids framing (frame-ancestors 'none', X-Frame-Options DENY), no-store, no

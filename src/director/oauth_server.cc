@@ -169,13 +169,19 @@ bool IsAudience(std::string_view issuer, std::string_view resource) {
   return false;
 }
 
+// The audiences the token asks for (RFC 8707 `resource`), the director when none; a client
+// held to some resources may name only those.
 OAuthResult<std::vector<std::string>> Audiences(const OAuthParams& params,
-                                                const std::string& issuer) {
+                                                const std::string& issuer,
+                                                const OAuthClient& client) {
   std::vector<std::string> resources = Values(params, "resource");
-  if (resources.empty()) return std::vector<std::string>{issuer};
+  if (resources.empty()) resources = {issuer};
   if (resources.size() > 16) return Refuse("invalid_target", "too many resources");
   for (const std::string& r : resources) {
     if (!IsAudience(issuer, r)) return Refuse("invalid_target", "unknown resource " + r);
+    if (!client.resources.empty() && !Contains(client.resources, r)) {
+      return Refuse("invalid_target", "resource " + r + " is not allowed for this client");
+    }
   }
   std::ranges::sort(resources);
   resources.erase(std::unique(resources.begin(), resources.end()), resources.end());
@@ -344,6 +350,11 @@ Result<CreatedClient> AuthorizationServer::CreateClient(OAuthClient client) {
   FK_TRY(CheckClientId(client.id));
   if (client.name.empty()) client.name = client.id;
   for (const std::string& uri : client.redirect_uris) FK_TRY(CheckRedirectUri(uri));
+  for (const std::string& resource : client.resources) {
+    if (!IsAudience(Issuer(), resource)) {
+      return Fail(ErrorCode::kInvalidInput, "resource " + resource + " is not an audience here");
+    }
+  }
   for (const std::string& scope : client.scopes) {
     if (!auth::IsKnownPermission(scope)) {
       return Fail(ErrorCode::kInvalidInput, "scope " + scope + " is not a fogkeep permission");
@@ -370,6 +381,52 @@ Result<CreatedClient> AuthorizationServer::CreateClient(OAuthClient client) {
   FK_TRY(store_->CreateClient(client));
   created.client = std::move(client);
   return created;
+}
+
+std::string NodeAudience(std::string_view device_id) {
+  return std::string(kNodeAudiencePrefix) + std::string(device_id);
+}
+
+std::string AppClientId(std::string_view device_id, std::string_view app_id) {
+  return "app." + std::string(device_id) + "." + std::string(app_id);
+}
+
+Result<CreatedClient> AuthorizationServer::IssueAppClient(const std::string& device_id,
+                                                          const std::string& app_id,
+                                                          std::vector<std::string> scopes) {
+  if (scopes.empty()) scopes = auth::DefaultAppOAuthScopes();
+  for (const std::string& scope : scopes) {
+    if (!auth::IsAppOAuthScope(scope)) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "scope " + scope +
+                      " is not one an app may hold (platform.read, metrics.read, network.read, "
+                      "apps.read, alerts.read)");
+    }
+  }
+  std::ranges::sort(scopes);
+  scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
+  OAuthClient client;
+  client.id = AppClientId(device_id, app_id);
+  client.name = "app " + app_id + " on " + device_id;
+  client.type = OAuthClientType::kConfidential;
+  client.grant_types = {GrantType::kClientCredentials};
+  client.scopes = std::move(scopes);
+  client.role = std::string(auth::kAppClientRole);
+  client.resources = {Issuer(), NodeAudience(device_id)};
+  std::ranges::sort(client.resources);
+  client.created_by = device_id;
+  client.created_at = Now();
+  // A node asks again only when the app lost its credentials (a new install, a crash before
+  // they were stored): the old secret, and what was issued with it, must stop working.
+  FK_TRY(DeleteAppClient(device_id, app_id));
+  return CreateClient(std::move(client));
+}
+
+Status AuthorizationServer::DeleteAppClient(const std::string& device_id,
+                                            const std::string& app_id) {
+  Status deleted = store_->DeleteClient(AppClientId(device_id, app_id), Now());
+  if (!deleted && deleted.error().code() != ErrorCode::kNotFound) return deleted;
+  return {};
 }
 
 Result<std::string> AuthorizationServer::RotateClientSecret(const std::string& client_id) {
@@ -572,7 +629,7 @@ OAuthResult<TokenAnswer> AuthorizationServer::CodeGrant(const OAuthClient& clien
   if (!verifier) return std::unexpected(verifier.error());
   auto redirect_uri = Param(params, "redirect_uri");
   if (!redirect_uri) return std::unexpected(redirect_uri.error());
-  auto resources = Audiences(params, Issuer());
+  auto resources = Audiences(params, Issuer(), client);
   if (!resources) return std::unexpected(resources.error());
 
   const std::string digest = crypto::Sha256Hex(*code);
@@ -614,7 +671,7 @@ OAuthResult<TokenAnswer> AuthorizationServer::RefreshGrant(const OAuthClient& cl
                                                            const OAuthParams& params) {
   auto token = Required(params, "refresh_token");
   if (!token) return std::unexpected(token.error());
-  auto resources = Audiences(params, Issuer());
+  auto resources = Audiences(params, Issuer(), client);
   if (!resources) return std::unexpected(resources.error());
   const std::int64_t now = Now();
   std::string next = NewSecret();
@@ -648,7 +705,7 @@ OAuthResult<TokenAnswer> AuthorizationServer::RefreshGrant(const OAuthClient& cl
 
 OAuthResult<TokenAnswer> AuthorizationServer::ClientCredentialsGrant(const OAuthClient& client,
                                                                      const OAuthParams& params) {
-  auto resources = Audiences(params, Issuer());
+  auto resources = Audiences(params, Issuer(), client);
   if (!resources) return std::unexpected(resources.error());
   auto scopes = RequestedScopes(params, client.scopes);
   if (!scopes) return std::unexpected(scopes.error());
@@ -666,7 +723,7 @@ OAuthResult<TokenAnswer> AuthorizationServer::DeviceGrant(const OAuthClient& cli
                                                           const OAuthParams& params) {
   auto device_code = Required(params, "device_code");
   if (!device_code) return std::unexpected(device_code.error());
-  auto resources = Audiences(params, Issuer());
+  auto resources = Audiences(params, Issuer(), client);
   if (!resources) return std::unexpected(resources.error());
   const std::string digest = crypto::Sha256Hex(*device_code);
   auto poll = store_->PollDeviceCode(client.id, digest, Now());

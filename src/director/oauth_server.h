@@ -48,6 +48,12 @@ namespace fogkeep::director {
 // The public client of the fogkeep command line, registered by the director on first start.
 inline constexpr std::string_view kCliClientId = "fogkeep-cli";
 
+// The client id of app `app_id` on device `device_id`: "app.<device>.<app>" (device ids hold
+// no dot, so the id names one pair).
+std::string AppClientId(std::string_view device_id, std::string_view app_id);
+// The audience that names one node: "urn:fogkeep:node:<device id>".
+std::string NodeAudience(std::string_view device_id);
+
 struct OAuthServerOptions {
   // The issuer identifier (RFC 8414): the director's https URL without a trailing slash. It is
   // the `iss` of every token and the audience that names the director. A director listening
@@ -178,6 +184,17 @@ class AuthorizationServer {
   // (not a permission) or grant.
   Result<CreatedClient> CreateClient(OAuthClient client);
   Result<std::string> RotateClientSecret(const std::string& client_id);
+
+  // --- apps' own clients (IOx's access-control: oauth2), asked for by their node
+  // A fresh confidential client for app `app_id` on device `device_id`, replacing any it had
+  // (whose secret then stops working): client_credentials only, acting with
+  // auth::kAppClientRole within `scopes` (auth::DefaultAppOAuthScopes() when empty; each must
+  // pass auth::IsAppOAuthScope, else kInvalidInput), its tokens limited to that node's
+  // audience and the director's. Its id is AppClientId(device_id, app_id).
+  Result<CreatedClient> IssueAppClient(const std::string& device_id, const std::string& app_id,
+                                       std::vector<std::string> scopes);
+  // Deletes that client, revoking what it was issued; succeeds when there is none.
+  Status DeleteAppClient(const std::string& device_id, const std::string& app_id);
 
   // --- authorization endpoint
   // Validates the query of GET /oauth2/authorize (also the hidden fields of its forms).

@@ -64,6 +64,9 @@ struct OAuthClient {
   std::vector<std::string> redirect_uris;  // matched exactly (RFC 9700 2.1); sorted, unique
   std::vector<GrantType> grant_types;      // in GrantType order, unique
   std::vector<std::string> scopes;         // the most it may be granted; sorted, unique
+  // The audiences (RFC 8707 resources) its tokens may name; sorted, unique. Empty: any the
+  // authorization server serves. An app's client is held to its own node and the director.
+  std::vector<std::string> resources;
   // The role a client_credentials token acts with; "" for none.
   std::string role;
   std::string created_by;

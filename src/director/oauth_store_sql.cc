@@ -122,7 +122,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS oauth_signing_keys_one_per_active_state
   ON oauth_signing_keys(state) WHERE state <> 'retired';
 )sql";
 
-constexpr std::array<std::string_view, 1> kSchemaSteps = {kSchemaV1};
+// Version 2: the resources a client's tokens may name (OAuthClient::resources).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE IF NOT EXISTS oauth_client_resources(
+  client_id {text} NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+  resource {text} NOT NULL,
+  PRIMARY KEY (client_id, resource));
+)sql";
+
+constexpr std::array<std::string_view, 2> kSchemaSteps = {kSchemaV1, kSchemaV2};
 
 // --- values
 
@@ -315,6 +323,7 @@ Result<std::optional<T>> QueryOne(SqlTx& tx, std::string_view sql, const SqlPara
 
 Status CheckClientLists(const OAuthClient& client) {
   FK_TRY(sql_store::CheckKeyList("a redirect URI", client.redirect_uris));
+  FK_TRY(sql_store::CheckKeyList("a resource", client.resources));
   return sql_store::CheckKeyList("a scope", client.scopes);
 }
 
@@ -332,6 +341,8 @@ Status WriteClientLists(SqlTx& tx, const OAuthClient& client) {
                                     client.redirect_uris));
   FK_TRY(sql_store::ReplaceChildren(tx, "oauth_client_scopes", "client_id", "scope", client.id,
                                     client.scopes));
+  FK_TRY(sql_store::ReplaceChildren(tx, "oauth_client_resources", "client_id", "resource",
+                                    client.id, client.resources));
   std::vector<std::string> grants;
   for (GrantType grant : client.grant_types) grants.emplace_back(GrantTypeName(grant));
   return sql_store::ReplaceChildren(tx, "oauth_client_grants", "client_id", "grant_type", client.id,
@@ -347,11 +358,17 @@ Status ReadClientLists(SqlTx& tx, std::vector<OAuthClient>& clients, const std::
       params));
   auto scopes = FK_TRY(sql_store::GroupedStrings(
       tx, "SELECT client_id, scope FROM oauth_client_scopes" + where + " ORDER BY scope", params));
+  auto resources = FK_TRY(sql_store::GroupedStrings(
+      tx, "SELECT client_id, resource FROM oauth_client_resources" + where + " ORDER BY resource",
+      params));
   auto grants = FK_TRY(sql_store::GroupedStrings(
       tx, "SELECT client_id, grant_type FROM oauth_client_grants" + where, params));
   for (OAuthClient& client : clients) {
     if (auto it = uris.find(client.id); it != uris.end()) client.redirect_uris = it->second;
     if (auto it = scopes.find(client.id); it != scopes.end()) client.scopes = it->second;
+    if (auto it = resources.find(client.id); it != resources.end()) {
+      client.resources = it->second;
+    }
     if (auto it = grants.find(client.id); it != grants.end()) {
       for (const std::string& name : it->second) {
         client.grant_types.push_back(FK_TRY(kGrantTypes.Parse(name)));

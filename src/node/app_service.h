@@ -44,6 +44,9 @@ struct AppInfo {
   std::int64_t updated_at = 0;
   int restarts = 0;  // automatic restarts since the last start
   std::optional<AppExit> last_exit;
+  // Set when the descriptor asks for OAuth (access-control: oauth2): the scopes it names,
+  // none for the default ones.
+  std::optional<std::vector<std::string>> oauth_scopes;
 };
 
 struct AppMetrics {

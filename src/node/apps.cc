@@ -297,6 +297,7 @@ Result<AppInfo> Apps::ToInfo(const AppRecord& r) const {
     auto network = network_->Describe(r.id, *d);
     info.network = std::move(network.description);
     info.ports = std::move(network.ports);
+    if (d->access_control == "oauth2") info.oauth_scopes = d->access_control_scopes;
     if (d->resources.network_monitor) {
       info.network = config_.network_monitor.interface.empty()
                          ? "monitor (not granted)"

@@ -49,6 +49,33 @@ bool Disabled(const std::string& value) { return value.empty() || value == "none
 
 int Failed(const Error& error) { return process::ReportFailure("fogkeepd", error); }
 
+// Apps' own OAuth clients, in their secure storage; every access passes the app's gate, so
+// nothing is written for an app being removed.
+class SecureStorageClientVault : public AppClientVault {
+ public:
+  explicit SecureStorageClientVault(std::shared_ptr<sss::StorageServices> storage)
+      : storage_(std::move(storage)) {}
+
+  Result<bool> Holds(const std::string& app) override {
+    sss::AppGate::Pass pass = FK_TRY(storage_->gate.Enter(app, std::nullopt, 0));
+    Result<std::string> held =
+        storage_->store->Get(app, sss::RecordKind::kObject, api::kAppOAuthClientObject);
+    if (held) return true;
+    if (held.error().code() == ErrorCode::kNotFound) return false;
+    return std::unexpected(std::move(held).error());
+  }
+
+  Status Keep(const std::string& app, const std::string& client_json) override {
+    sss::AppGate::Pass pass = FK_TRY(storage_->gate.Enter(app, std::nullopt, 0));
+    FK_TRY(storage_->store->Put(app, sss::RecordKind::kObject, api::kAppOAuthClientObject,
+                                client_json));
+    return {};
+  }
+
+ private:
+  const std::shared_ptr<sss::StorageServices> storage_;
+};
+
 Result<std::uint64_t> ParseUnsigned(std::string_view text, std::string_view what) {
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -322,6 +349,7 @@ int Serve(const DaemonConfig& config) {
     DirectorLinkOptions link_options;
     link_options.key = config.director.key;
     link_options.oauth_trust = oauth_trust;
+    if (storage) link_options.app_clients = std::make_shared<SecureStorageClientVault>(storage);
     Result<std::unique_ptr<DirectorLink>> linked =
         DirectorLink::Start(config.data_dir, apps, link_options, alert_intake->shared_store());
     if (!linked) return Failed(linked.error());

@@ -158,9 +158,16 @@ Status CheckDesiredSignature(const net::Response& answer, const crypto::Certific
 // The apps this node installed because its director said so, one id per line: only these
 // are removed when the director stops wanting them (apps an operator installed by hand are
 // never touched).
-std::set<std::string> ReadManaged(const std::string& data_dir) {
+// The apps that have an OAuth client of their own at the director (written before asking for
+// one, so a crash never leaves a client the node does not know of).
+std::string AppClientsFile(const std::string& data_dir) {
+  return LinkDir(data_dir) + "/app-clients";
+}
+
+// A set of app ids, one per line (managed-apps, app-clients); empty when the file is missing.
+std::set<std::string> ReadIdSet(const std::string& path) {
   std::set<std::string> ids;
-  Result<std::string> text = fs::ReadFile(ManagedFile(data_dir), 1 << 20);
+  Result<std::string> text = fs::ReadFile(path, 1 << 20);
   if (!text) return ids;
   std::size_t start = 0;
   while (start < text->size()) {
@@ -172,10 +179,10 @@ std::set<std::string> ReadManaged(const std::string& data_dir) {
   return ids;
 }
 
-Status WriteManaged(const std::string& data_dir, const std::set<std::string>& ids) {
+Status WriteIdSet(const std::string& path, const std::set<std::string>& ids) {
   std::string text;
   for (const std::string& id : ids) text += id + "\n";
-  return fs::WriteFileAtomic(ManagedFile(data_dir), text, 0600);
+  return fs::WriteFileAtomic(path, text, 0600);
 }
 
 }  // namespace
@@ -305,6 +312,9 @@ struct DirectorLink::Impl {
     std::chrono::steady_clock::time_point at;
   };
   std::map<std::string, Failure> failures;  // by app id; the link thread's alone
+  // Apps whose asked-for OAuth scopes the director refused, with those scopes; the link
+  // thread's alone.
+  std::map<std::string, std::vector<std::string>> refused_scopes;
 
   Result<api::NodeReport> CurrentReport() {
     api::NodeReport report{.agent_version = options.agent_version, .health = "ok"};
@@ -350,7 +360,7 @@ struct DirectorLink::Impl {
       package::MemorySource source(package);
       if (!current) {
         managed.insert(app.name);
-        FK_TRY(WriteManaged(data_dir, managed));
+        FK_TRY(WriteIdSet(ManagedFile(data_dir), managed));
         current = FK_TRY(apps->Install(source, InstallOptions{.app_id = app.name}));
       } else {
         current = FK_TRY(apps->Upgrade(app.name, source));
@@ -413,7 +423,7 @@ struct DirectorLink::Impl {
     if (Status applied = ApplyPolicy(state.policy); !applied) {
       log::Warn("director: policy: {}", applied.error().message());
     }
-    std::set<std::string> managed = ReadManaged(data_dir);
+    std::set<std::string> managed = ReadIdSet(ManagedFile(data_dir));
     std::set<std::string> wanted;
     const auto now = std::chrono::steady_clock::now();
     for (const api::DesiredApp& app : state.apps) {
@@ -439,9 +449,70 @@ struct DirectorLink::Impl {
       }
       managed.erase(id);
     }
-    if (Status written = WriteManaged(data_dir, managed); !written) {
+    if (Status written = WriteIdSet(ManagedFile(data_dir), managed); !written) {
       log::Warn("director: {}", written.error().message());
     }
+  }
+
+  // Gives each running app that asks for OAuth and lacks a client one, and deletes at the
+  // director the clients of apps that are gone or no longer ask. A failure for one app is
+  // logged and tried again next round; an app whose scopes the director refused is not asked
+  // for again until its scopes change.
+  Status SyncAppClients(net::Client& client) {
+    if (!options.app_clients) return {};
+    std::map<std::string, std::vector<std::string>> asking;
+    for (const AppInfo& app : FK_TRY(apps->List())) {
+      if (app.oauth_scopes) asking[app.id] = *app.oauth_scopes;
+    }
+    const std::string file = AppClientsFile(data_dir);
+    std::set<std::string> issued = ReadIdSet(file);
+    for (const std::string& id : std::set<std::string>(issued)) {
+      if (asking.contains(id)) continue;
+      const net::Response answer = FK_TRY(client.Request(net::Method::kDelete, AppClientPath(id)));
+      if (answer.status != 204) return std::unexpected(net::ResponseError(answer));
+      issued.erase(id);
+      FK_TRY(WriteIdSet(file, issued));
+      log::Info("director: deleted the OAuth client of {}", id);
+    }
+    std::erase_if(refused_scopes, [&](const auto& r) {
+      auto it = asking.find(r.first);
+      return it == asking.end() || it->second != r.second;
+    });
+    for (const auto& [id, scopes] : asking) {
+      if (refused_scopes.contains(id)) continue;
+      Result<bool> holds = options.app_clients->Holds(id);
+      if (!holds) {
+        if (holds.error().code() != ErrorCode::kNotFound) {
+          log::Warn("director: OAuth client of {}: {}", id, holds.error().message());
+        }
+        continue;
+      }
+      if (*holds) continue;
+      if (!issued.contains(id)) {
+        issued.insert(id);
+        FK_TRY(WriteIdSet(file, issued));
+      }
+      net::Headers headers;
+      headers.Set("Content-Type", "application/json");
+      const net::Response answer =
+          FK_TRY(client.Request(net::Method::kPut, AppClientPath(id), headers,
+                                api::ToJsonText(api::AppOAuthClientRequest{.scopes = scopes})));
+      if (answer.status == 400) {
+        log::Warn("director: refused an OAuth client for {}: {}", id,
+                  net::ResponseError(answer).message());
+        refused_scopes[id] = scopes;
+        continue;
+      }
+      if (answer.status != 201) return std::unexpected(net::ResponseError(answer));
+      FK_TRY_CTX(api::FromJsonText<api::AppOAuthClient>(answer.body), "the director's answer");
+      FK_TRY_CTX(options.app_clients->Keep(id, answer.body), "OAuth client of " + id);
+      log::Info("director: {} has an OAuth client of its own", id);
+    }
+    return {};
+  }
+
+  static std::string AppClientPath(const std::string& app) {
+    return "/api/v1/node/apps/" + app + "/oauth-client";
   }
 
   // Posts the report when it changed, alerts wait, or the report interval passed.
@@ -463,6 +534,9 @@ struct DirectorLink::Impl {
     auto client = FK_TRY(FleetClient(where, *ca, identity, wait + std::chrono::seconds(30)));
     if (FK_TRY(RenewIfDue(*client, identity))) return {};  // the next round uses the new one
     FK_TRY(Report(*client));
+    if (Status synced = SyncAppClients(*client); !synced) {
+      log::Warn("director: apps' OAuth clients: {}", synced.error().message());
+    }
     net::Headers headers;
     if (!etag.empty()) headers.Set("If-None-Match", etag);
     const std::string target = "/api/v1/node/desired?wait=" + std::to_string(wait.count());

@@ -26,6 +26,11 @@
 // change, while alerts wait, and at least every report interval, and renews its certificate
 // (/simplereenroll) when less than a third of its lifetime is left. A refusal (401:
 // decommissioned) is logged and retried slowly; it never stops the node's apps.
+//
+// Apps whose descriptor asks for OAuth (access-control: oauth2) get a client of their own: each
+// round, an app that runs and whose secure storage lacks one is given a new one by the director
+// (PUT /api/v1/node/apps/{id}/oauth-client), and the clients of apps removed or no longer
+// asking are deleted there (data-dir/director/app-clients lists the apps that have one).
 #pragma once
 
 #include <chrono>
@@ -71,6 +76,19 @@ Result<std::string> Enroll(const std::string& data_dir, const EnrollOptions& opt
 // Whether `data_dir` holds an enrollment.
 bool IsEnrolled(const std::string& data_dir);
 
+// Where an app's own OAuth client goes (api::AppOAuthClient, IOx's access-control: oauth2):
+// its secure storage, as the object api::kAppOAuthClientObject. fogkeepd implements it over
+// the Secure Storage Service; tests may keep it in memory.
+class AppClientVault {
+ public:
+  virtual ~AppClientVault() = default;
+  // Whether `app`'s storage holds its client. kNotFound while the app's storage is closed (the
+  // app has not run yet, or is being removed): the link asks again later.
+  virtual Result<bool> Holds(const std::string& app) = 0;
+  // Stores `client_json` (an api::AppOAuthClient) for `app`, replacing what was there.
+  virtual Status Keep(const std::string& app, const std::string& client_json) = 0;
+};
+
 struct DirectorLinkOptions {
   std::chrono::seconds poll_wait{30};        // the long-poll each desired-state request asks
   std::chrono::seconds report_interval{60};  // a report at least this often
@@ -81,6 +99,8 @@ struct DirectorLinkOptions {
   std::string key = "file";  // where the node key is kept: DirectorSettings::key
   // Takes the director's OAuth issuer and keys from each desired state; null: ignored.
   std::shared_ptr<OAuthTrust> oauth_trust;
+  // Gets apps that ask for OAuth a client of their own; null: they get none.
+  std::shared_ptr<AppClientVault> app_clients;
 };
 
 // Where the node keeps the director's OAuth trust (node/oauth_trust.h).

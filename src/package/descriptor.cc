@@ -457,9 +457,15 @@ Result<Security> ParseSecurity(const Node& node) {
   return out;
 }
 
-// `access-control` is a scalar ("oauth2") or IOx's map form ({type: oauth2, role: [...]}).
-// Samples put it under app or under app.resources; app wins when both are present.
-Result<std::string> ParseAccessControl(const Node& app) {
+// `access-control` is a scalar ("oauth2") or IOx's map form ({type: oauth2, role: [...],
+// scopes: [...]}). Samples put it under app or under app.resources; app wins when both are
+// present.
+struct AccessControl {
+  std::string type;
+  std::vector<std::string> scopes;
+};
+
+Result<AccessControl> ParseAccessControl(const Node& app) {
   const Node* node = Child(app, "access-control");
   std::string path = "app.access-control";
   if (node == nullptr) {
@@ -468,11 +474,17 @@ Result<std::string> ParseAccessControl(const Node& app) {
       path = "app.resources.access-control";
     }
   }
-  if (node == nullptr) return std::string();
-  if (node->IsMap()) {
-    return FK_TRY(OptionalTrimmed(*node, "type", path)).value_or("");
+  AccessControl out;
+  if (node == nullptr) return out;
+  if (!node->IsMap()) {
+    out.type = FK_TRY(AsTrimmed(*node, path));
+    return out;
   }
-  return AsTrimmed(*node, path);
+  out.type = FK_TRY(OptionalTrimmed(*node, "type", path)).value_or("");
+  if (const Node* scopes = Child(*node, "scopes")) {
+    out.scopes = FK_TRY(AsStringList(*scopes, Join(path, "scopes"), /*split=*/false));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,7 +664,9 @@ Result<Descriptor> ParseDescriptor(std::string_view yaml_text) {
   if (const Node* security = FK_TRY(OptionalSection(*app, "security", "app"))) {
     d.security = FK_TRY(ParseSecurity(*security));
   }
-  d.access_control = FK_TRY(ParseAccessControl(*app));
+  AccessControl access = FK_TRY(ParseAccessControl(*app));
+  d.access_control = std::move(access.type);
+  d.access_control_scopes = std::move(access.scopes);
   return d;
 }
 

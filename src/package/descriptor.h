@@ -76,6 +76,9 @@ struct Descriptor {
   Startup startup;
   Security security;
   std::string access_control;  // IOx `app.access-control`, e.g. "oauth2"
+  // The scopes its map form asks for (IOx `access-control: {type: oauth2, scopes: [...]}`),
+  // as written; the node decides which an app may hold.
+  std::vector<std::string> access_control_scopes;
 };
 
 // Structure and types only (every IOx type is accepted). Malformed YAML, alias bombs, wrong

@@ -33,11 +33,16 @@ cleanup() {
 trap cleanup EXIT
 cd "$WORK"
 
-# ---- three signed versions of the hello sample; 3.0.0 asks for a capability -----------------
+# ---- three signed versions of the hello sample; from 2.0.0 it asks for an OAuth client of its
+# own (IOx's access-control: oauth2), and 3.0.0 also for a capability -------------------------
 expect_ok "pki init" "$FOGKEEP" pki init --dir pki
 "$SRC/examples/hello/make-rootfs.sh" hello >/dev/null
 for v in 1.0.0 2.0.0 3.0.0; do
   sed -i "s/^  version: .*/  version: \"$v\"/" hello/package.yaml
+  if [ "$v" = 2.0.0 ]; then
+    printf '  access-control:\n    type: oauth2\n    scopes: [platform.read, apps.read]\n' \
+      >>hello/package.yaml
+  fi
   if [ "$v" = 3.0.0 ]; then
     printf '  security:\n    capabilities: [CAP_NET_ADMIN]\n' >>hello/package.yaml
   fi
@@ -195,10 +200,70 @@ D2=$(deploy 2.0.0)
 wait_state "$D2" completed
 running_on_both 2.0.0
 
+# ---- 2.0.0 asks for OAuth: each node got it a client of its own, kept in its secure storage --
+# (read here through the node's admin API; the app reads the same object on its own socket).
+app_client() {
+  local i=$1
+  for _ in $(seq 1 300); do
+    "$FOGKEEP" storage get hello object fogkeep.oauth-client --socket "$WORK/n$i/run/fogkeepd.sock" \
+      >"$WORK/client$i.json" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "node $i did not get hello an OAuth client: $(grep -i oauth "$WORK/n$i/err")"
+}
+app_client 1
+app_client 2
+ISSUER=$(curl -s --cacert "$WORK/director/ca/ca.crt" "$URL/.well-known/oauth-authorization-server" |
+  jq -r .issuer)
+jq -e --arg id "app.$ID1.hello" --arg aud "urn:fogkeep:node:$ID1" --arg iss "$ISSUER" '
+  select(.client_id == $id and .node_audience == $aud and .issuer == $iss and
+         .token_endpoint == $iss + "/oauth2/token" and (.client_secret | length) >= 40 and
+         .scopes == ["apps.read", "platform.read"] and .resources == ([$iss, $aud] | sort))' \
+  "$WORK/client1.json" >/dev/null || fail "hello's client on node 1: $(cat "$WORK/client1.json")"; pass
+[ "$(jq -r .client_id "$WORK/client2.json")" != "app.$ID1.hello" ] || fail "both nodes share a client"
+# app_token I [RESOURCE]: what hello on node I gets from the token endpoint with its credentials.
+app_token() {
+  curl -s -o "$WORK/token.json" -w '%{http_code}' --cacert "$WORK/director/ca/ca.crt" \
+    -u "$(jq -r '.client_id + ":" + .client_secret' "$WORK/client$1.json")" \
+    --data-urlencode grant_type=client_credentials \
+    --data-urlencode "resource=${2:-$(jq -r .node_audience "$WORK/client$1.json")}" \
+    "$(jq -r .token_endpoint "$WORK/client$1.json")"
+}
+[ "$(app_token 1)" = 200 ] || fail "hello's token on node 1: $(cat "$WORK/token.json")"
+APP_TOKEN=$(jq -r .access_token "$WORK/token.json")
+[ "$(jq -r .scope "$WORK/token.json")" = "apps.read platform.read" ] || fail "scope: $(cat "$WORK/token.json")"
+[ "$(node_api 1 "$APP_TOKEN" GET /api/v1/auth/whoami)" = 200 ] ||
+  fail "node 1 refused hello's token: $(cat "$WORK/body")"
+jq -e --arg id "app.$ID1.hello" 'select(.id == $id and .mechanism == "oauth")' "$WORK/body" \
+  >/dev/null || fail "hello's token on node 1 is $(cat "$WORK/body")"
+[ "$(node_api 1 "$APP_TOKEN" GET /api/v1/apps)" = 200 ] || fail "apps.read refused to hello"
+[ "$(node_api 1 "$APP_TOKEN" POST /api/v1/apps/hello/stop)" = 403 ] || fail "hello's token stopped an app"
+[ "$(node_api 1 "$APP_TOKEN" GET /metrics)" = 403 ] || fail "hello read metrics it did not ask for"
+[ "$(node_api 2 "$APP_TOKEN" GET /api/v1/apps)" = 401 ] || fail "node 2 took node 1's app token"; pass
+# Its tokens may name its own node and the director, nothing else.
+[ "$(app_token 1 "$(jq -r .node_audience "$WORK/client2.json")")" = 400 ] ||
+  fail "hello on node 1 got a token for node 2: $(cat "$WORK/token.json")"
+jq -e 'select(.error == "invalid_target")' "$WORK/token.json" >/dev/null || fail "$(cat "$WORK/token.json")"
+[ "$(app_token 1 "$ISSUER")" = 200 ] || fail "hello's token for the director: $(cat "$WORK/token.json")"
+[ "$(call "$(jq -r .access_token "$WORK/token.json")" GET /api/v1/auth/whoami)" = 200 ] ||
+  fail "the director refused hello's token: $(cat "$WORK/body")"
+[ "$(call "$(jq -r .access_token "$WORK/token.json")" GET /api/v1/devices)" = 403 ] ||
+  fail "hello listed the fleet"; pass
+grep -q '"action":"oauth.app-client.issue"' "$WORK/director/audit.log" ||
+  fail "app clients not audited"; pass
+
 # A rollback returns both nodes to the version before.
 [ "$(call "$AM" POST "/api/v1/deployments/$D2/rollback")" = 200 ] || fail "rollback: $(cat "$WORK/body")"
 wait_state "$D2" rolled-back
 running_on_both 1.0.0
+# 1.0.0 does not ask for OAuth: the node deleted hello's client at the director.
+for _ in $(seq 1 300); do
+  [ "$(call "$ADMIN" GET "/api/v1/oauth/clients/app.$ID1.hello")" = 404 ] && break
+  sleep 0.1
+done
+[ "$(call "$ADMIN" GET "/api/v1/oauth/clients/app.$ID1.hello")" = 404 ] ||
+  fail "hello's client outlived its OAuth: $(cat "$WORK/body")"
+[ "$(app_token 1)" = 401 ] || fail "a deleted app client got a token: $(cat "$WORK/token.json")"; pass
 
 # 3.0.0 asks for a capability the fleet allows nobody: each node refuses it, the rollout
 # halts at once (threshold 0 %) and rolls back by itself.

@@ -136,5 +136,19 @@ TEST(RolesTest, TheReadmeCarriesTheMatrixVerbatim) {
       << PermissionMatrixMarkdown();
 }
 
+TEST(RolesTest, AppClientsHoldOnlyReadScopesTheirRoleHolds) {
+  for (std::string_view scope :
+       {"platform.read", "metrics.read", "network.read", "apps.read", "alerts.read"}) {
+    EXPECT_TRUE(IsAppOAuthScope(scope)) << scope;
+    EXPECT_TRUE(RoleHolds(kAppClientRole, scope)) << scope;
+  }
+  for (std::string_view scope : {"apps.write", "storage.read", "logs.read", "audit.read",
+                                 "devices.read", "session.self", "", "platform.read "}) {
+    EXPECT_FALSE(IsAppOAuthScope(scope)) << scope;
+  }
+  for (const std::string& scope : DefaultAppOAuthScopes()) EXPECT_TRUE(IsAppOAuthScope(scope));
+  EXPECT_EQ(DefaultAppOAuthScopes(), (std::vector<std::string>{"metrics.read", "platform.read"}));
+}
+
 }  // namespace
 }  // namespace fogkeep::auth

@@ -289,6 +289,53 @@ TEST_F(OAuthServerTest, ClientCredentialsActWithTheClientsRoleWithinItsScopes) {
   EXPECT_EQ(elsewhere.error().error, "invalid_target");
 }
 
+TEST_F(OAuthServerTest, AnAppsClientReachesOnlyItsNodeAndTheDirectorWithReadScopes) {
+  auto issued = server_->IssueAppClient("d-1a2b", "sensor", {});
+  ASSERT_TRUE(issued) << issued.error().message();
+  EXPECT_EQ(issued->client.id, "app.d-1a2b.sensor");
+  EXPECT_EQ(issued->client.id, AppClientId("d-1a2b", "sensor"));
+  EXPECT_EQ(issued->client.scopes, auth::DefaultAppOAuthScopes());
+  EXPECT_EQ(issued->client.role, auth::kAppClientRole);
+  EXPECT_EQ(issued->client.grant_types, std::vector<GrantType>{GrantType::kClientCredentials});
+  EXPECT_EQ(issued->client.resources,
+            (std::vector<std::string>{std::string(kIssuer), "urn:fogkeep:node:d-1a2b"}));
+  const auto token = [&](const CreatedClient& client, const std::string& resource) {
+    OAuthParams params = {{"grant_type", "client_credentials"}};
+    if (!resource.empty()) params.emplace_back("resource", resource);
+    return server_->Token(Basic(client), params);
+  };
+  auto own = token(*issued, "urn:fogkeep:node:d-1a2b");
+  ASSERT_TRUE(own) << own.error().description;
+  EXPECT_EQ(own->scope, "metrics.read platform.read");
+  auto director = token(*issued, "");
+  ASSERT_TRUE(director) << director.error().description;
+  EXPECT_TRUE(Accepted(director->access_token));
+  for (const std::string& other : {"urn:fogkeep:node:d-ffff", "urn:fogkeep:tag:line-1"}) {
+    auto refused = token(*issued, other);
+    ASSERT_FALSE(refused) << other;
+    EXPECT_EQ(refused.error().error, "invalid_target");
+  }
+  // Asked again (the app lost its credentials): a new secret, and the old one is dead.
+  auto again = server_->IssueAppClient("d-1a2b", "sensor", {"apps.read", "metrics.read"});
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_NE(again->secret, issued->secret);
+  EXPECT_EQ(again->client.scopes, (std::vector<std::string>{"apps.read", "metrics.read"}));
+  EXPECT_FALSE(token(*issued, ""));
+  EXPECT_TRUE(token(*again, ""));
+  // Writes, secrets and other nodes' business are never an app's.
+  for (const std::string& scope : {"apps.write", "storage.read", "devices.read", "admin"}) {
+    auto refused = server_->IssueAppClient("d-1a2b", "sensor", {scope});
+    ASSERT_FALSE(refused) << scope;
+    EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidInput);
+  }
+  EXPECT_TRUE(token(*again, ""));  // a refused request leaves the client as it was
+  EXPECT_FALSE(server_->IssueAppClient("d-1a2b", "../x", {}));
+  // Deleted with the app, and deleting again is no error.
+  ASSERT_TRUE(server_->DeleteAppClient("d-1a2b", "sensor"));
+  EXPECT_FALSE(token(*again, ""));
+  EXPECT_TRUE(server_->DeleteAppClient("d-1a2b", "sensor"));
+}
+
 TEST_F(OAuthServerTest, ClientAuthenticationFailuresAreInvalidClient) {
   const OAuthParams grant = {{"grant_type", "client_credentials"}};
   for (const ClientCredentials& credentials :

@@ -131,9 +131,9 @@ inline std::string Describe(const OAuthClient& c) {
   for (GrantType grant : c.grant_types) grants.emplace_back(GrantTypeName(grant));
   return "id=" + c.id + " name=" + c.name + " type=" + std::to_string(static_cast<int>(c.type)) +
          " secret=" + c.secret_digest + " uris=" + Joined(c.redirect_uris) +
-         " grants=" + Joined(grants) + " scopes=" + Joined(c.scopes) + " role=" + c.role +
-         " by=" + c.created_by + " at=" + std::to_string(c.created_at) +
-         " disabled=" + std::to_string(c.disabled);
+         " grants=" + Joined(grants) + " scopes=" + Joined(c.scopes) +
+         " resources=" + Joined(c.resources) + " role=" + c.role + " by=" + c.created_by +
+         " at=" + std::to_string(c.created_at) + " disabled=" + std::to_string(c.disabled);
 }
 
 inline std::string Describe(const AuthorizationCode& c) {
@@ -310,7 +310,9 @@ TEST_P(OAuthStoreConformance, ClientsRoundTripAndListById) {
   OAuthClient robot = MakeClient("B-robot");
   robot.grant_types = {GrantType::kClientCredentials};
   robot.role = "fleet-operator";
+  robot.resources = {"urn:fogkeep:node:n1", "https://director.example", "urn:fogkeep:node:n1"};
   ASSERT_TRUE(Ok(store_->CreateClient(robot)));
+  robot.resources = {"https://director.example", "urn:fogkeep:node:n1"};  // sorted, unique
 
   auto found = store_->FindClient("b-app");
   ASSERT_TRUE(Ok(found));
@@ -381,6 +383,7 @@ TEST_P(OAuthStoreConformance, UpdateClientKeepsIdentityAndSecret) {
   changed.redirect_uris = {"https://new.example/cb"};
   changed.grant_types = {GrantType::kClientCredentials};
   changed.scopes = {};
+  changed.resources = {"urn:fogkeep:tag:line-1"};
   changed.role = "auditor";
   changed.disabled = true;
   ASSERT_TRUE(Ok(store_->UpdateClient(changed)));

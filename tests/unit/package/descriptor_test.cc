@@ -433,6 +433,14 @@ TEST(DescriptorParseTest, AccessControlScalarOrMap) {
   auto map = ParseDescriptor(Minimal("  access-control: {type: oauth2, role: [OauthClient]}\n"));
   ASSERT_TRUE(map);
   EXPECT_EQ(map->access_control, "oauth2");
+  EXPECT_TRUE(map->access_control_scopes.empty());
+  auto scoped = ParseDescriptor(
+      Minimal("  access-control: {type: oauth2, scopes: [platform.read, metrics.read]}\n"));
+  ASSERT_TRUE(scoped);
+  EXPECT_EQ(scoped->access_control_scopes,
+            (std::vector<std::string>{"platform.read", "metrics.read"}));
+  EXPECT_THAT(ParseError(Minimal("  access-control: {type: oauth2, scopes: {a: b}}\n")),
+              HasSubstr("app.access-control.scopes"));
   EXPECT_THAT(ParseError(Minimal("  access-control: [oauth2]\n")),
               HasSubstr("app.access-control: expected a string, found a list"));
 }
