@@ -24,16 +24,19 @@ void AdminCommands::Register(CLI::App& app, std::string_view server) {
   add_ = user->add_subcommand("add", "Add a user");
   add_->add_option("name", name_, "User name ([a-z0-9._-], at most 64)")->required();
   add_->add_option("--role", role_, roles)->required();
-  passwd_ = user->add_subcommand("passwd", "Set a user's password; ends the user's sessions");
+  passwd_ = user->add_subcommand(
+      "passwd", "Set a user's password; ends the user's sessions (and a director's OAuth grants)");
   passwd_->add_option("name", name_, "User name")->required();
-  set_role_ = user->add_subcommand("set-role", "Change a user's role; ends the user's sessions");
+  set_role_ = user->add_subcommand(
+      "set-role", "Change a user's role; ends the user's sessions (and a director's OAuth grants)");
   set_role_->add_option("name", name_, "User name")->required();
   set_role_->add_option("--role", role_, roles)->required();
   for (CLI::App* command : {add_, passwd_}) {
     command->add_flag("--password-stdin", password_stdin_,
                       "Ask once (for scripts that pipe the password in)");
   }
-  del_ = user->add_subcommand("del", "Remove a user; ends the user's sessions");
+  del_ = user->add_subcommand(
+      "del", "Remove a user; ends the user's sessions (and a director's OAuth grants)");
   del_->add_option("name", name_, "User name")->required();
   list_ = user->add_subcommand("list", "List users, their roles and hash costs");
   list_->add_flag("--json", json_, "JSON output");
@@ -50,10 +53,11 @@ bool AdminCommands::parsed() const {
   return false;
 }
 
-Status AdminCommands::Run(const std::string& data_dir, const AuthSettings& auth) {
+Status AdminCommands::Run(const std::string& data_dir, const AuthSettings& auth,
+                          const GrantRevoker& revoke_grants) {
   FK_TRY(fs::MakeDirs(data_dir, 0711));
   if (token_create_->parsed()) return CreateApiToken(data_dir);
-  return RunUsers(data_dir, auth);
+  return RunUsers(data_dir, auth, revoke_grants);
 }
 
 Status AdminCommands::CreateApiToken(const std::string& data_dir) {
@@ -64,7 +68,8 @@ Status AdminCommands::CreateApiToken(const std::string& data_dir) {
   return {};
 }
 
-Status AdminCommands::RunUsers(const std::string& data_dir, const AuthSettings& auth) {
+Status AdminCommands::RunUsers(const std::string& data_dir, const AuthSettings& auth,
+                               const GrantRevoker& revoke_grants) {
   auto users = FK_TRY(OpenLocalUsers(auth, data_dir));
   if (list_->parsed()) {
     const auto all = FK_TRY(users->List());
@@ -99,14 +104,14 @@ Status AdminCommands::RunUsers(const std::string& data_dir, const AuthSettings& 
   if (passwd_->parsed()) {
     const std::string password = FK_TRY(Password());
     FK_TRY(users->SetPassword(name_, password));
-    return EndSessions(data_dir, auth, "password of " + name_ + " changed");
+    return EndCredentials(data_dir, auth, revoke_grants, "password of " + name_ + " changed");
   }
   if (set_role_->parsed()) {
     FK_TRY(users->SetRole(name_, role_));
-    return EndSessions(data_dir, auth, name_ + " is now " + role_);
+    return EndCredentials(data_dir, auth, revoke_grants, name_ + " is now " + role_);
   }
   FK_TRY(users->Remove(name_));
-  return EndSessions(data_dir, auth, "removed user " + name_);
+  return EndCredentials(data_dir, auth, revoke_grants, "removed user " + name_);
 }
 
 // From the terminal without echo, twice; or stdin's first line (core/secret_input.h).
@@ -114,11 +119,20 @@ Result<std::string> AdminCommands::Password() const {
   return ReadSecret("Password for " + name_ + ": ", /*confirm=*/!password_stdin_);
 }
 
-Status AdminCommands::EndSessions(const std::string& data_dir, const AuthSettings& auth,
-                                  const std::string& done) const {
+Status AdminCommands::EndCredentials(const std::string& data_dir, const AuthSettings& auth,
+                                     const GrantRevoker& revoke_grants,
+                                     const std::string& done) const {
   auto sessions = FK_TRY(auth::SessionStore::Open(SessionsFile(data_dir), auth.sessions));
   const int ended = FK_TRY(sessions->RevokeUser(name_));
-  std::cout << done << "; " << ended << " session(s) ended\n";
+  std::string report = done + "; " + std::to_string(ended) + " session(s) ended";
+  if (revoke_grants) {
+    // The change is made and the sessions are gone: an error says so, since running the
+    // command again may not be possible (a removed user is not found any more).
+    const std::int64_t revoked =
+        FK_TRY_CTX(revoke_grants(name_), report + "; revoking the grants of " + name_);
+    report += ", " + std::to_string(revoked) + " grant(s) revoked";
+  }
+  std::cout << report << "\n";
   return {};
 }
 

@@ -153,8 +153,7 @@ class AuthApi {
   // `refusal` is the login service's answer, which names the wait in the same whole seconds.
   static Result<Response> Throttled(Request& request, const auth::LoginReport& report,
                                     const Error& refusal) {
-    const std::int64_t seconds = std::max<std::int64_t>(
-        std::chrono::ceil<std::chrono::seconds>(report.retry_after).count(), 1);
+    const std::int64_t seconds = report.RetryAfterSeconds();
     request.audit_note = std::string(report.admission.locked ? "locked out" : "backing off") +
                          " (" + std::string(report.admission.limited_by) + "), retry in " +
                          std::to_string(seconds) + " s";

@@ -13,7 +13,9 @@
 // audit log; it never goes into the answer.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +34,12 @@ struct LoginReport {
   // seconds), and the audit log notes whether the user or the source was locked.
   std::chrono::milliseconds retry_after{0};
   Admission admission;
+
+  // retry_after as Retry-After wants it: whole seconds, rounded up, at least 1 (RFC 9110,
+  // 10.2.3).
+  std::int64_t RetryAfterSeconds() const {
+    return std::max<std::int64_t>(std::chrono::ceil<std::chrono::seconds>(retry_after).count(), 1);
+  }
 };
 
 class LoginService {

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <cstring>
@@ -153,6 +154,20 @@ Result<Stores> OpenStores(const DirectorConfig& c) {
   std::shared_ptr<FleetStore> fleet = FK_TRY(OpenFleetStore(db));
   std::shared_ptr<OAuthStore> oauth = FK_TRY(OpenOAuthStore(db));
   return Stores{std::move(fleet), std::move(oauth)};
+}
+
+// For `user del|passwd|set-role` (access/admin_commands.h): revokes every OAuth grant of
+// `user`, which ends the refresh tokens of its families and, through their `sid`, the access
+// tokens issued from them. Runs whether the director runs or not: SQLite queues the write on
+// the file lock (WAL), PostgreSQL serialises it with the replicas' transactions.
+Result<std::int64_t> RevokeOAuthGrants(const DirectorConfig& c, const std::string& user) {
+  // A director that never started has granted nothing; do not create its database here.
+  if (c.store == "sqlite" && ::access((c.data_dir + "/fleet.db").c_str(), F_OK) != 0 &&
+      errno == ENOENT) {
+    return 0;
+  }
+  const Stores stores = FK_TRY(OpenStores(c));
+  return stores.oauth->RevokeFamiliesOfUser(user, SystemNow());
 }
 
 // The public client `fogkeep login --director` uses: the device grant, or a code with PKCE
@@ -487,7 +502,12 @@ int DirectorMain(int argc, char** argv) {
   if (oauth_issuer->count() > 0) config.oauth_issuer = flags.oauth_issuer;
   if (Status checked = CheckConfig(config); !checked) return Failed(checked.error());
   if (admin.parsed()) {
-    if (Status done = admin.Run(config.data_dir, config.auth); !done) return Failed(done.error());
+    const access::GrantRevoker revoke_grants = [&config](const std::string& user) {
+      return RevokeOAuthGrants(config, user);
+    };
+    if (Status done = admin.Run(config.data_dir, config.auth, revoke_grants); !done) {
+      return Failed(done.error());
+    }
     return 0;
   }
   return Serve(config);

@@ -422,8 +422,9 @@ class OAuthRoutes {
     if (step == "login") {
       auto identity = SignIn(request, form);
       if (!identity) {
-        return SignInPage(*validated, params, Field(form, kUserField).value_or(""),
-                          identity.error().first, identity.error().second);
+        return WithRetryAfter(SignInPage(*validated, params, Field(form, kUserField).value_or(""),
+                                         identity.error().status, identity.error().message),
+                              identity.error());
       }
       const std::string key = FK_TRY(server_->FormKey());
       const std::string ticket =
@@ -507,8 +508,10 @@ class OAuthRoutes {
     if (step == "login") {
       auto identity = SignIn(request, form);
       if (!identity) {
-        return DeviceSignIn(user_code, Field(form, kUserField).value_or(""), *csrf,
-                            identity.error().first, identity.error().second, Response{});
+        return WithRetryAfter(
+            DeviceSignIn(user_code, Field(form, kUserField).value_or(""), *csrf,
+                         identity.error().status, identity.error().message, Response{}),
+            identity.error());
       }
       auto pending = server_->PendingDevice(user_code);
       if (!pending) {
@@ -748,10 +751,23 @@ class OAuthRoutes {
     return page;
   }
 
+  // Why SignIn refused: the page's status and message, and with 429 how long to wait.
+  struct SignInRefusal {
+    int status = 401;
+    std::string message;
+    std::int64_t retry_after_seconds = 0;  // 0: no Retry-After
+  };
+
+  // `page` with the refusal's Retry-After, if it has one.
+  static Response WithRetryAfter(Response page, const SignInRefusal& refusal) {
+    if (refusal.retry_after_seconds > 0) {
+      page.headers.Set("Retry-After", std::to_string(refusal.retry_after_seconds));
+    }
+    return page;
+  }
+
   // Checks the form's user and password with the director's login back-ends and lockout.
-  // The error: the status and the message for the page.
-  std::expected<auth::Identity, std::pair<int, std::string>> SignIn(Request& request,
-                                                                    const OAuthParams& form) {
+  std::expected<auth::Identity, SignInRefusal> SignIn(Request& request, const OAuthParams& form) {
     const std::string user = Field(form, kUserField).value_or("");
     const std::string password = Field(form, kPasswordField).value_or("");
     request.principal = net::Principal{
@@ -762,10 +778,11 @@ class OAuthRoutes {
     if (!identity) {
       if (identity.error().code() == ErrorCode::kLimit) {
         request.audit_note = "throttled";
-        return std::unexpected(std::pair{429, identity.error().message()});
+        return std::unexpected(
+            SignInRefusal{429, identity.error().message(), report.RetryAfterSeconds()});
       }
       request.audit_note = report.trace.Summary();
-      return std::unexpected(std::pair{401, std::string("Wrong user or password.")});
+      return std::unexpected(SignInRefusal{401, "Wrong user or password.", 0});
     }
     request.principal->roles = {identity->role};
     request.audit_note = "signed in through " + identity->backend;

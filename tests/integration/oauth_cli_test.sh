@@ -16,6 +16,9 @@
 #   - an admin creates a confidential client with `fogkeep fleet oauth-clients create`, gets a
 #     client_credentials token with curl and HTTP Basic; rotate-secret makes the old secret
 #     fail; delete ends the client; `fogkeep logout --director` revokes the admin's login.
+#   - `fogkeep-director user set-role|passwd|del`, run while the director runs, revoke the
+#     user's grants: the refresh token is invalid_grant, the access token gets 401 from the API
+#     and introspects {"active": false}; the user may log in again with the new role.
 # Environment: FOGKEEP_DIRECTOR is fogkeep-director ($1 is fogkeep).
 source "$(dirname "$0")/lib.sh"
 DIRECTOR=${FOGKEEP_DIRECTOR:?path to fogkeep-director}
@@ -348,5 +351,91 @@ grep -qx "logged out of $OURL" "$WORK/.stdout" || { cat "$WORK/.stdout" >&2; fai
 pass
 expect_refused "devices after logout" "not logged in to $OURL" \
   "$FOGKEEP" fleet devices --director "$OURL" --ca "$CA"
+
+# ---- a user's role or password changed, or the user removed: their grants end ------------------
+# `fogkeep-director user set-role|passwd|del` on the running director's data directory revokes
+# the user's OAuth grants: the refresh token is then invalid_grant, and the access token is
+# refused by the API and introspects inactive. Each grant is first shown alive (refreshed once,
+# accepted, active) so that each refusal is the command's doing.
+ADMIN_TOKEN=$("$DIRECTOR" --data-dir "$DDATA" token create --role admin 2>/dev/null)
+[ -n "$ADMIN_TOKEN" ] || fail "token create printed no token"
+INTROSPECTOR=introspector:$(register_oauth_client "$ADMIN_TOKEN" '{"client_id":"introspector",
+  "type":"confidential","grant_types":["client_credentials"],"scopes":["devices.read"],
+  "role":"auditor"}')
+# introspect TOKEN: the "active" member of the director's introspection answer.
+introspect() {
+  curl -sS --cacert "$CA" -u "$INTROSPECTOR" --data-urlencode "token=$1" \
+    "$OURL/oauth2/introspect" | jq -r .active
+}
+# api_status TOKEN: the status of GET /api/v1/devices with TOKEN as bearer.
+api_status() {
+  curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" \
+    "$OURL/api/v1/devices"
+}
+# live_grant USER: a device login of USER, refreshed once; sets ACCESS and REFRESH to the grant's
+# current tokens, checked alive.
+live_grant() {
+  device_login "$1" approve
+  [ "$rc" = 0 ] || { cat "$WORK/device.err" >&2; fail "$1's login: exit $rc"; }
+  [ "$(refresh_with "$(field .refresh_token)")" = 200 ] ||
+    { cat "$WORK/refresh.json" >&2; fail "$1's refresh token refused before any change"; }
+  ACCESS=$(jq -r .access_token "$WORK/refresh.json")
+  REFRESH=$(jq -r .refresh_token "$WORK/refresh.json")
+  [ "$(api_status "$ACCESS")" = 200 ] || fail "$1's access token refused before any change"
+  [ "$(introspect "$ACCESS")" = true ] || fail "$1's access token inactive before any change"
+  pass
+}
+# expect_grant_ended DESC: ACCESS and REFRESH are dead.
+expect_grant_ended() {
+  local status
+  status=$(refresh_with "$REFRESH")
+  [ "$status" = 400 ] && [ "$(jq -r .error "$WORK/refresh.json")" = invalid_grant ] ||
+    { cat "$WORK/refresh.json" >&2; fail "$1: the refresh token got HTTP $status"; }
+  pass
+  status=$(api_status "$ACCESS")
+  [ "$status" = 401 ] || fail "$1: the access token got HTTP $status from the API"
+  pass
+  [ "$(introspect "$ACCESS")" = false ] || fail "$1: the access token still introspects active"
+  pass
+}
+for pair in carol:network-manager bob:app-manager; do
+  expect_ok "user add ${pair%%:*}" "$DIRECTOR" user add "${pair%%:*}" --role "${pair#*:}" \
+    --password-stdin --data-dir "$DDATA" <"$WORK/password"
+done
+
+live_grant carol
+expect_ok "user set-role" "$DIRECTOR" user set-role carol --role auditor --data-dir "$DDATA"
+grep -qx "carol is now auditor; 0 session(s) ended, 1 grant(s) revoked" "$WORK/.stdout" ||
+  { cat "$WORK/.stdout" >&2; fail "user set-role: unexpected message"; }
+pass
+expect_grant_ended "after user set-role"
+# The user may log in again, with the new role.
+live_grant carol
+grep -qx "logged in to $OURL as carol (role auditor) through OAuth" "$WORK/device.out" ||
+  { cat "$WORK/device.out" >&2; fail "the login after set-role: unexpected message"; }
+pass
+expect_ok "user passwd" "$DIRECTOR" user passwd carol --password-stdin --data-dir "$DDATA" \
+  <"$WORK/password"
+grep -qx "password of carol changed; 0 session(s) ended, 1 grant(s) revoked" "$WORK/.stdout" ||
+  { cat "$WORK/.stdout" >&2; fail "user passwd: unexpected message"; }
+pass
+expect_grant_ended "after user passwd"
+
+live_grant bob
+expect_ok "user del" "$DIRECTOR" user del bob --data-dir "$DDATA"
+grep -qx "removed user bob; 0 session(s) ended, 1 grant(s) revoked" "$WORK/.stdout" ||
+  { cat "$WORK/.stdout" >&2; fail "user del: unexpected message"; }
+pass
+expect_grant_ended "after user del"
+
+# A director that never ran has granted nothing: the command says so and creates no store.
+FRESH=$WORK/fresh-director
+expect_ok "user add on a new data directory" "$DIRECTOR" user add dave --role auditor \
+  --password-stdin --data-dir "$FRESH" <"$WORK/password"
+expect_ok "user del on a new data directory" "$DIRECTOR" user del dave --data-dir "$FRESH"
+grep -qx "removed user dave; 0 session(s) ended, 0 grant(s) revoked" "$WORK/.stdout" ||
+  { cat "$WORK/.stdout" >&2; fail "user del on a new data directory: unexpected message"; }
+[ ! -e "$FRESH/fleet.db" ] || fail "user del created the director's store"
+pass
 
 done_checks

@@ -18,6 +18,8 @@
 #     disk could), tokens that break one rule each: no typ, another typ, expired, another iss,
 #     another aud, too long a lifetime, a crit header, no kid. A token made the same way with
 #     every rule kept is accepted, so each refusal is the rule's and not the forging's.
+#   - a user name locked out by wrong passwords gets 429 with Retry-After (whole seconds) on
+#     the sign-in page and on the device verification page.
 # Environment: FOGKEEP_DIRECTOR is fogkeep-director ($1 is fogkeep). sqlite3 (for the store
 # checks: expired device code, tokens signed with the director's key) is optional; without it
 # those checks are skipped and say so.
@@ -164,8 +166,14 @@ new_pkce() {
 }
 
 # ---- the director, a user, clients ------------------------------------------------------------
+# A user name is locked out at its second failure (the default waits for the tenth, with
+# growing delays between): the sign-in pages' lockout is checked below with a user no other
+# check signs in as.
+LOCKOUT_SECONDS=900
+printf 'auth:\n  lockout:\n    user: {free-failures: 1, lockout-failures: 2, lockout-seconds: %s}\n' \
+  "$LOCKOUT_SECONDS" >"$WORK/director.yaml"
 DDATA=$WORK/director
-start_director "$DDATA"
+start_director "$DDATA" --config "$WORK/director.yaml"
 fetch GET /.well-known/oauth-authorization-server
 ISSUER=$(jq -r .issuer "$WORK/body")
 [ "$ISSUER" = "https://localhost:$DPORT" ] || fail "unexpected issuer '$ISSUER'"
@@ -565,6 +573,39 @@ if [ "$have_sqlite" = 1 ]; then
 else
   skip_check "tokens signed with the director's own key: needs sqlite3 to read it from the store"
 fi
+
+# ---- lockout on the sign-in pages: 429 with Retry-After -----------------------------------------
+# expect_retry_after DESC: a 429 whose Retry-After is whole seconds, at most the lockout.
+expect_retry_after() {
+  local retry
+  retry=$(header Retry-After)
+  [ "$STATUS" = 429 ] || { cat "$WORK/body" >&2; fail "$1: expected 429, got $STATUS"; }
+  [[ $retry =~ ^[1-9][0-9]*$ ]] && [ "$retry" -le "$LOCKOUT_SECONDS" ] ||
+    fail "$1: Retry-After is '$retry', not whole seconds from 1 to $LOCKOUT_SECONDS"
+  ok "$1: 429 with Retry-After: $retry"
+}
+new_pkce
+STATE=lockout
+mapfile -t PARAMS < <(request_params)
+fetch GET "/oauth2/authorize?$(query "${PARAMS[@]}")"
+csrf=$(csrf_cookie)
+[ "$STATUS" = 200 ] && [ -n "$csrf" ] || fail "authorization page: $STATUS"
+for attempt in 1 2; do
+  form /oauth2/authorize "$csrf" "${PARAMS[@]}" fk_step=login "fk_csrf=$csrf" \
+    fk_user=locked-out "fk_password=wrong $attempt"
+  [ "$STATUS" = 401 ] && ! has_header Retry-After ||
+    fail "wrong password $attempt: expected 401 without Retry-After, got $STATUS"
+done
+ok "two wrong passwords on the sign-in page: 401 without Retry-After"
+form /oauth2/authorize "$csrf" "${PARAMS[@]}" fk_step=login "fk_csrf=$csrf" \
+  fk_user=locked-out "fk_password=wrong 3"
+expect_retry_after "sign-in page, the user locked out"
+fetch GET /oauth2/device
+csrf=$(csrf_cookie)
+[ "$STATUS" = 200 ] && [ -n "$csrf" ] || fail "verification page: $STATUS"
+form /oauth2/device "$csrf" fk_step=login "fk_csrf=$csrf" user_code=WDJBMJHT \
+  fk_user=locked-out "fk_password=wrong 4"
+expect_retry_after "device verification page, the user locked out"
 
 # Both directors still answer (no crash on any of the above).
 fetch GET /oauth2/jwks
