@@ -7,7 +7,11 @@
 #   - token validations per second: GET /api/v1/devices with that JWT as bearer (ES256 verify,
 #     the revocation look-ups, then the handler), and the same request with an API token, the
 #     baseline that differs only in how the caller is authenticated;
-#   - the baseline for both, measured in the same run on the same machine: `openssl speed
+#   - token validations per second on a node: GET /api/v1/apps on a private fogkeepd (its
+#     director trust, director/oauth.json, written from the director's JWK Set as a desired
+#     state would bring it) with a JWT for that node, validated offline against those keys,
+#     and the same request with the node's own API token;
+#   - the baseline for all, measured in the same run on the same machine: `openssl speed
 #     -seconds N ecdsap256`, one core, ES256 signs and verifies per second.
 # Every grant is an audited action: the token endpoint answers only once its audit record is
 # on disk (fdatasync of the hash-chained log and its head file), so issuance is bound by the
@@ -19,9 +23,10 @@
 #
 # Usage: bench/oauth_tokens.sh BUILD_DIR
 #        (THREADS=1 CONNECTIONS=16 DURATION=10 ROUNDS=3 SPEED_SECONDS=3; BUILD_DIR defaults to
-#        $FOGKEEP_BUILD; needs wrk, curl, jq, openssl)
+#        $FOGKEEP_BUILD; needs root and runc for fogkeepd, wrk, curl, jq, openssl)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/director_lib.sh"
+source "$(dirname "$0")/node_lib.sh"
 case ${1:-} in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 BUILD=${1:-$BUILD}
 [ -d "$BUILD" ] || { echo "no build directory $BUILD" >&2; exit 1; }
@@ -39,8 +44,9 @@ speed_seconds=${SPEED_SECONDS:-3}
 for tool in wrk curl jq openssl; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/setup-debian.sh)" >&2; exit 1; }
 done
+node_require_root
 director_setup
-trap director_cleanup EXIT
+trap 'node_cleanup; director_cleanup' EXIT
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 
 director_start sqlite
@@ -51,7 +57,7 @@ api_token=${D_NM[sqlite]}  # a network-manager's API token: devices.read, like t
 curl -sf --cacert "$ca" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   -o "$WORK/client.json" "$url/api/v1/oauth/clients" \
   --data '{"client_id":"bench","type":"confidential","grant_types":["client_credentials"],
-           "scopes":["devices.read"],"role":"auditor"}' ||
+           "scopes":["devices.read","apps.read"],"role":"auditor"}' ||
   { echo "cannot register the OAuth client" >&2; exit 1; }
 secret=$(jq -er .client_secret "$WORK/client.json")
 basic=$(printf '%s' "bench:$secret" | base64 -w0)
@@ -76,6 +82,31 @@ for bearer in "$jwt" "$api_token"; do
     "$url/api/v1/devices")" = 200 ] || { echo "GET /api/v1/devices refuses a bearer token" >&2; exit 1; }
 done
 
+# A private fogkeepd that trusts this director's tokens for the node "bench".
+node_ensure_built
+DATA=$WORK/node
+SOCK=$WORK/node-run/fogkeepd.sock
+NODE_APPS=()
+mkdir -p "$DATA/director" "$WORK/node-run"
+jq -n --arg issuer "$(curl -sf --cacert "$ca" "$url/.well-known/oauth-authorization-server" |
+  jq -er .issuer)" --argjson jwks "$(curl -sf --cacert "$ca" "$url/oauth2/jwks")" \
+  '{issuer: $issuer, jwks: $jwks, device_id: "bench", tags: []}' >"$DATA/director/oauth.json"
+chmod 600 "$DATA/director/oauth.json"
+node_start_daemon
+node_url=https://127.0.0.1:$FKD_PORT
+node_api_token=$("$FKD" --data-dir "$DATA" token create --role auditor 2>/dev/null)
+new_node_jwt() {
+  curl -sf --cacert "$ca" -u "bench:$secret" -d grant_type=client_credentials -d scope=apps.read \
+    -d resource=urn:fogkeep:node:bench "$url/oauth2/token" | jq -er .access_token
+}
+node_jwt=$(new_node_jwt)
+for bearer in "$node_jwt" "$node_api_token"; do
+  [ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $bearer" \
+    "$node_url/api/v1/apps")" = 200 ] || { echo "the node refuses a bearer token" >&2; exit 1; }
+done
+[ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $jwt" \
+  "$node_url/api/v1/apps")" = 401 ] || { echo "the node took a token for the director" >&2; exit 1; }
+
 # wrk_rps SECONDS ARGS...: one wrk run; prints requests/s. Any non-2xx answer or socket error
 # fails the benchmark.
 wrk_rps() {
@@ -92,20 +123,23 @@ wrk_rps() {
 issue() { wrk_rps "$1" -s "$WORK/token.lua" "$url/oauth2/token"; }
 validate_jwt() { wrk_rps "$1" -H "Authorization: Bearer $jwt" "$url/api/v1/devices"; }
 validate_api_token() { wrk_rps "$1" -H "Authorization: Bearer $api_token" "$url/api/v1/devices"; }
+node_jwt() { wrk_rps "$1" -H "Authorization: Bearer $node_jwt" "$node_url/api/v1/apps"; }
+node_api_token() { wrk_rps "$1" -H "Authorization: Bearer $node_api_token" "$node_url/api/v1/apps"; }
 
-issue 2 >/dev/null
-validate_jwt 2 >/dev/null
-validate_api_token 2 >/dev/null
-issued=() jwt_rps=() api_rps=() signs=() verifies=()
+loads=(issue validate_jwt validate_api_token node_jwt node_api_token)
+for load in "${loads[@]}"; do "$load" 2 >/dev/null; done
+issued=() jwt_rps=() api_rps=() node_jwt_rps=() node_api_rps=() signs=() verifies=()
 for i in $(seq "$rounds"); do
   jwt=$(new_jwt)
-  loads=(issue validate_jwt validate_api_token)
+  node_jwt=$(new_node_jwt)
   # Rotate the order so that no load always runs first (or last) in a round.
-  for j in 0 1 2; do
-    case ${loads[$(( (i + j) % 3 ))]} in
+  for j in $(seq 0 $((${#loads[@]} - 1))); do
+    case ${loads[$(( (i + j) % ${#loads[@]} ))]} in
       issue) issued+=("$(issue "$duration")") ;;
       validate_jwt) jwt_rps+=("$(validate_jwt "$duration")") ;;
       validate_api_token) api_rps+=("$(validate_api_token "$duration")") ;;
+      node_jwt) node_jwt_rps+=("$(node_jwt "$duration")") ;;
+      node_api_token) node_api_rps+=("$(node_api_token "$duration")") ;;
     esac
   done
   read -r s v < <(openssl speed -seconds "$speed_seconds" ecdsap256 2>/dev/null |
@@ -118,6 +152,8 @@ med() { printf '%s\n' "$@" | median; }
 issued_med=$(med "${issued[@]}")
 jwt_med=$(med "${jwt_rps[@]}")
 api_med=$(med "${api_rps[@]}")
+node_jwt_med=$(med "${node_jwt_rps[@]}")
+node_api_med=$(med "${node_api_rps[@]}")
 sign_med=$(med "${signs[@]}")
 verify_med=$(med "${verifies[@]}")
 
@@ -130,9 +166,13 @@ printf '%-52s %12s  %s\n' "tokens issued: POST /oauth2/token client_credentials"
 printf '%-52s %12s  %s\n' "ES256 verify, openssl speed (one core)" "$verify_med" "${verifies[*]}"
 printf '%-52s %12s  %s\n' "GET /api/v1/devices, API token" "$api_med" "${api_rps[*]}"
 printf '%-52s %12s  %s\n' "GET /api/v1/devices, JWT access token" "$jwt_med" "${jwt_rps[*]}"
+printf '%-52s %12s  %s\n' "node: GET /api/v1/apps, API token" "$node_api_med" "${node_api_rps[*]}"
+printf '%-52s %12s  %s\n' "node: GET /api/v1/apps, JWT for the node" "$node_jwt_med" "${node_jwt_rps[*]}"
 ratio3() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3g", a / b}'; }
 echo "ratios (data directory on $(df --output=fstype "$WORK" | tail -1)):"
 echo "  tokens issued / openssl ES256 signs:             $(ratio3 "$issued_med" "$sign_med")"
 echo "  JWT-authenticated GETs / API-token GETs:         $(ratio3 "$jwt_med" "$api_med")"
 echo "  JWT-authenticated GETs / openssl ES256 verifies: $(ratio3 "$jwt_med" "$verify_med")"
+echo "  node: JWT GETs / API-token GETs:                 $(ratio3 "$node_jwt_med" "$node_api_med")"
+echo "  node: JWT GETs / openssl ES256 verifies:         $(ratio3 "$node_jwt_med" "$verify_med")"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
