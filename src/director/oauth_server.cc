@@ -325,10 +325,16 @@ Result<std::shared_ptr<const AuthorizationServer::LoadedKeys>> AuthorizationServ
     crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::FromPem(stored_key.private_key_pem));
     FK_TRY(loaded.jwks.Add(FK_TRY(oauth::Jwk::Es256(stored_key.kid, key.Public()))));
     if (stored_key.state == SigningKeyState::kCurrent && !loaded.current) {
-      loaded.current = oauth::SigningKey{stored_key.kid, std::move(key)};
+      loaded.current = oauth::SigningKey{stored_key.kid, key};
+      if (now - stored_key.created_at >= options_.key_publish_ahead.count()) {
+        loaded.signer = loaded.current;
+      }
+    } else if (stored_key.state == SigningKeyState::kPrevious && !loaded.signer) {
+      loaded.signer = oauth::SigningKey{stored_key.kid, std::move(key)};
     }
   }
   if (!loaded.current) return Fail(ErrorCode::kInternal, "no current signing key");
+  if (!loaded.signer) loaded.signer = loaded.current;  // the first key has nothing before it
   auto shared = std::make_shared<const LoadedKeys>(std::move(loaded));
   std::lock_guard lock(mu_);
   keys_ = shared;
@@ -581,7 +587,7 @@ OAuthResult<std::string> AuthorizationServer::IssueAccess(const OAuthClient& cli
   claims.scopes = SplitScope(scope);
   claims.role = role;
   claims.session_id = family_id;
-  auto token = oauth::IssueAccessToken(*(*keys)->current, claims);
+  auto token = oauth::IssueAccessToken(*(*keys)->signer, claims);
   if (!token) return ServerError(token.error());
   return std::move(*token);
 }

@@ -70,6 +70,11 @@ struct OAuthServerOptions {
   std::chrono::seconds signing_key_lifetime{std::chrono::days(30)};
   // How long a replica trusts its copy of the signing keys before reading them again.
   std::chrono::seconds key_refresh{std::chrono::seconds(60)};
+  // A new key is published (JWKS, nodes' desired states) this long before it signs: tokens
+  // go on being signed with the previous key meanwhile, so that resource servers holding a
+  // copy of the key set (nodes, offline) know the new key before they see a token of it.
+  // Longer than a node's desired-state long poll plus key_refresh.
+  std::chrono::seconds key_publish_ahead{std::chrono::minutes(5)};
 };
 
 // A scope parameter as its scope tokens, sorted, each once; and back, joined by spaces.
@@ -234,7 +239,8 @@ class AuthorizationServer {
 
  private:
   struct LoadedKeys {
-    std::optional<oauth::SigningKey> current;
+    std::optional<oauth::SigningKey> current;  // the newest key (JWKS first)
+    std::optional<oauth::SigningKey> signer;   // current once published for key_publish_ahead
     oauth::JwkSet jwks;
     std::int64_t loaded_at = 0;
   };

@@ -197,8 +197,9 @@ struct DevicePoll {
 // --- keys that sign access tokens
 
 enum class SigningKeyState {
-  kCurrent,   // signs new tokens; published in the JWKS
-  kPrevious,  // signs nothing, still published so tokens it signed verify until they expire
+  kCurrent,   // the newest key, published in the JWKS; it signs new tokens once it has
+              // been published for a while (OAuthServerOptions::key_publish_ahead)
+  kPrevious,  // published so tokens it signed verify until they expire; signs until then
   kRetired,   // neither; its private key is erased
 };
 

@@ -476,6 +476,39 @@ TEST_F(OAuthServerTest, SigningKeysRotateAndThePreviousKeyStillVerifies) {
   EXPECT_EQ(rotated->keys()[1].kid(), keys->keys()[0].kid());
 }
 
+// The kid in a compact JWS's header.
+std::string KidOf(const std::string& token) {
+  auto header = crypto::Base64UrlDecode(token.substr(0, token.find('.')));
+  if (!header) return "";
+  const std::string_view marker = "\"kid\":\"";
+  const std::size_t at = header->find(marker);
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + marker.size();
+  return header->substr(start, header->find('"', start) - start);
+}
+
+TEST_F(OAuthServerTest, ANewKeyIsPublishedBeforeItSigns) {
+  const auto sign = [&] {
+    auto token = server_->Token(Basic(service_), {{"grant_type", "client_credentials"}});
+    EXPECT_TRUE(token) << token.error().description;
+    return token ? KidOf(token->access_token) : "";
+  };
+  // The first key signs at once: there is nothing before it.
+  const std::string first = server_->Keys()->keys()[0].kid();
+  EXPECT_EQ(sign(), first);
+  now_ += 31LL * 24 * 3600;
+  const std::string second = server_->Keys()->keys()[0].kid();
+  ASSERT_NE(second, first);
+  // Published (JWKS, the ETag of nodes' desired states) but not yet signing.
+  EXPECT_EQ(*server_->CurrentKeyId(), second);
+  EXPECT_EQ(sign(), first);
+  now_ += server_->options().key_publish_ahead.count() - 1;
+  EXPECT_EQ(sign(), first);
+  // Once it has been out for key_publish_ahead (and the replica read the keys again).
+  now_ += 1 + server_->options().key_refresh.count();
+  EXPECT_EQ(sign(), second);
+}
+
 TEST_F(OAuthServerTest, ATokenOfAnotherIssuerIsRefused) {
   auto db = OpenSqliteDb(dir_ / "other.db");
   ASSERT_TRUE(db);
