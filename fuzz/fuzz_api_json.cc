@@ -62,5 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   RoundTrip<api::DeploymentRequest>(input);
   RoundTrip<api::DeploymentList>(input);
   RoundTrip<api::DesiredState>(input);
+  RoundTrip<api::OAuthClientList>(input);
+  RoundTrip<api::AppOAuthClientRequest>(input);
+  RoundTrip<api::AppOAuthClient>(input);
   return 0;
 }

@@ -385,6 +385,49 @@ Status FromJson(const json::value& j, DesiredState* out) {
   return {};
 }
 
+json::value ToJson(const OAuthClientInfo& v) {
+  json::object out{{"client_id", v.client_id},
+                   {"name", v.name},
+                   {"type", v.type},
+                   {"redirect_uris", Strings(v.redirect_uris)},
+                   {"grant_types", Strings(v.grant_types)},
+                   {"scopes", Strings(v.scopes)},
+                   {"resources", Strings(v.resources)},
+                   {"role", v.role},
+                   {"disabled", v.disabled},
+                   {"created_by", v.created_by},
+                   {"created_at", v.created_at}};
+  if (!v.client_secret.empty()) out["client_secret"] = v.client_secret;
+  return out;
+}
+
+json::value ToJson(const OAuthClientList& v) {
+  return json::object{{"clients", Objects(v.clients)}};
+}
+
+Status FromJson(const json::value& j, OAuthClientInfo* out) {
+  ObjectReader r(j, "OAuth client");
+  r.String("client_id", &out->client_id);
+  r.String("name", &out->name);
+  r.String("type", &out->type);
+  r.Strings("redirect_uris", &out->redirect_uris);
+  r.Strings("grant_types", &out->grant_types);
+  r.Strings("scopes", &out->scopes);
+  r.Strings("resources", &out->resources);
+  r.String("role", &out->role);
+  r.Bool("disabled", &out->disabled);
+  r.String("created_by", &out->created_by);
+  r.Integer("created_at", &out->created_at);
+  r.String("client_secret", &out->client_secret);
+  return r.status();
+}
+
+Status FromJson(const json::value& j, OAuthClientList* out) {
+  ObjectReader r(j, "OAuth client list");
+  r.Objects("clients", &out->clients);
+  return r.status();
+}
+
 json::value ToJson(const AppOAuthClientRequest& v) {
   return json::object{{"scopes", Strings(v.scopes)}};
 }

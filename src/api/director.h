@@ -193,6 +193,28 @@ struct OAuthTrust {
   std::string jwks;  // the JWK Set document, JSON text; a JSON object on the wire
 };
 
+// An OAuth client of the director (/api/v1/oauth/clients): what an admin registers and what
+// the director answers.
+struct OAuthClientInfo {
+  std::string client_id;
+  std::string name;
+  std::string type = "confidential";  // or "public"
+  std::vector<std::string> redirect_uris;
+  std::vector<std::string> grant_types;  // RFC 6749 / RFC 8628 grant_type values
+  std::vector<std::string> scopes;
+  std::vector<std::string> resources;  // the audiences its tokens may name; empty: any
+  std::string role;  // a confidential client acting for itself holds this role's permissions
+  bool disabled = false;
+  std::string created_by;
+  std::int64_t created_at = 0;
+  // A confidential client's secret: only in the answer to its creation; left out when empty.
+  std::string client_secret;
+};
+
+struct OAuthClientList {
+  std::vector<OAuthClientInfo> clients;
+};
+
 // An app's own OAuth client (IOx's `access-control: oauth2`). The node asks its director for
 // one (PUT /api/v1/node/apps/{app}/oauth-client with AppOAuthClientRequest) and keeps the
 // answer in the app's secure storage as the object kAppOAuthClientObject, where the app reads
@@ -252,6 +274,8 @@ boost::json::value ToJson(const DeviceList& v);
 boost::json::value ToJson(const DeviceUpdate& v);
 boost::json::value ToJson(const DesiredApp& v);
 boost::json::value ToJson(const DesiredState& v);
+boost::json::value ToJson(const OAuthClientInfo& v);
+boost::json::value ToJson(const OAuthClientList& v);
 boost::json::value ToJson(const AppOAuthClientRequest& v);
 boost::json::value ToJson(const AppOAuthClient& v);
 
@@ -265,6 +289,8 @@ Status FromJson(const boost::json::value& json, DeviceList* out);
 Status FromJson(const boost::json::value& json, DeviceUpdate* out);
 Status FromJson(const boost::json::value& json, DesiredApp* out);
 Status FromJson(const boost::json::value& json, DesiredState* out);
+Status FromJson(const boost::json::value& json, OAuthClientInfo* out);
+Status FromJson(const boost::json::value& json, OAuthClientList* out);
 Status FromJson(const boost::json::value& json, AppOAuthClientRequest* out);
 Status FromJson(const boost::json::value& json, AppOAuthClient* out);
 

@@ -612,7 +612,7 @@ Status RunOAuthClientList(const FleetArgs& a) {
   const std::vector<OAuthClientInfo> clients = FK_TRY(client.ListOAuthClients());
   if (a.target.json) {
     json::array list;
-    for (const OAuthClientInfo& c : clients) list.push_back(ToJson(c));
+    for (const OAuthClientInfo& c : clients) list.push_back(api::ToJson(c));
     PrintJson(json::object{{"clients", std::move(list)}});
     return {};
   }
@@ -635,7 +635,7 @@ Status RunOAuthClientShow(const FleetArgs& a) {
   FleetClient client = FK_TRY(FleetClient::Connect(a.target));
   const OAuthClientInfo c = FK_TRY(client.GetOAuthClient(a.id));
   if (a.target.json) {
-    PrintJson(ToJson(c));
+    PrintJson(api::ToJson(c));
   } else {
     PrintOAuthClient(c);
   }
@@ -657,7 +657,7 @@ Status RunOAuthClientCreate(const FleetArgs& a) {
   const OAuthClientInfo c = FK_TRY(client.CreateOAuthClient(request));
   if (a.target.json) {
     if (!c.client_secret.empty()) WarnSecretInJson();
-    PrintJson(ToJson(c));
+    PrintJson(api::ToJson(c));
     return {};
   }
   std::cout << "Created OAuth client " << Printable(c.client_id) << ":\n";

@@ -59,30 +59,6 @@ std::string OAuthClientPath(std::string_view id) {
   return std::string(kOAuthClientsPath) + "/" + EncodeComponent(id);
 }
 
-json::array StringArray(const std::vector<std::string>& values) {
-  json::array out;
-  for (const std::string& value : values) out.emplace_back(value);
-  return out;
-}
-
-// One client of the director's answer, read as untrusted.
-Result<OAuthClientInfo> ReadOAuthClient(JsonFields fields) {
-  OAuthClientInfo c;
-  c.client_id = fields.Required("client_id");
-  c.name = fields.Text("name");
-  c.type = fields.Text("type");
-  c.redirect_uris = fields.Texts("redirect_uris");
-  c.grant_types = fields.Texts("grant_types");
-  c.scopes = fields.Texts("scopes");
-  c.role = fields.Text("role");
-  c.disabled = fields.Flag("disabled");
-  c.created_by = fields.Text("created_by");
-  c.created_at = fields.Count("created_at");
-  c.client_secret = fields.Text("client_secret");
-  FK_TRY(fields.status());
-  return c;
-}
-
 Result<std::string> SecretOf(std::string_view body) {
   JsonFields fields(body, "the director's answer:");
   std::string secret = fields.Required("client_secret");
@@ -91,21 +67,6 @@ Result<std::string> SecretOf(std::string_view body) {
 }
 
 }  // namespace
-
-json::object ToJson(const OAuthClientInfo& c) {
-  json::object o{{"client_id", c.client_id},
-                 {"name", c.name},
-                 {"type", c.type},
-                 {"redirect_uris", StringArray(c.redirect_uris)},
-                 {"grant_types", StringArray(c.grant_types)},
-                 {"scopes", StringArray(c.scopes)},
-                 {"role", c.role},
-                 {"disabled", c.disabled},
-                 {"created_by", c.created_by},
-                 {"created_at", c.created_at}};
-  if (!c.client_secret.empty()) o["client_secret"] = c.client_secret;
-  return o;
-}
 
 Result<std::string> ParseGrantType(std::string_view text) {
   if (text == "device_code") return std::string(kGrantTypes.back());
@@ -338,42 +299,31 @@ Result<api::DeploymentInfo> FleetClient::ActOnDeployment(std::string_view id,
 }
 
 Result<std::vector<OAuthClientInfo>> FleetClient::ListOAuthClients() {
-  const std::string what = "list OAuth clients";
-  const net::Response response =
-      FK_TRY_CTX(client_.Call(Method::kGet, std::string(kOAuthClientsPath)), what);
-  JsonFields list(response.body, what + ": the director's answer:");
-  const json::value* clients = list.Member("clients");
-  if (clients == nullptr || !clients->is_array()) list.Problem("clients", "must be an array");
-  FK_TRY(list.status());
-  std::vector<OAuthClientInfo> out;
-  for (const json::value& item : clients->get_array()) {
-    if (!item.is_object()) {
-      return Fail(ErrorCode::kInvalidInput, what + ": a client is not a JSON object");
-    }
-    out.push_back(FK_TRY_CTX(ReadOAuthClient(JsonFields(item.get_object(), "client")), what));
-  }
-  return out;
+  api::OAuthClientList list =
+      FK_TRY_CTX(CallFor<api::OAuthClientList>(Method::kGet, std::string(kOAuthClientsPath)),
+                 "list OAuth clients");
+  return std::move(list.clients);
 }
 
 Result<OAuthClientInfo> FleetClient::GetOAuthClient(std::string_view id) {
-  const std::string what = "OAuth client " + std::string(id);
-  const net::Response response = FK_TRY_CTX(client_.Call(Method::kGet, OAuthClientPath(id)), what);
-  return FK_TRY_CTX(ReadOAuthClient(JsonFields(response.body, "the director's answer:")), what);
+  return FK_TRY_CTX(CallFor<OAuthClientInfo>(Method::kGet, OAuthClientPath(id)),
+                    "OAuth client " + std::string(id));
 }
 
 Result<OAuthClientInfo> FleetClient::CreateOAuthClient(const OAuthClientInfo& c) {
-  const std::string what = "create OAuth client " + c.client_id;
-  const std::string body =
-      json::serialize(json::object{{"client_id", c.client_id},
-                                   {"name", c.name},
-                                   {"type", c.type},
-                                   {"redirect_uris", StringArray(c.redirect_uris)},
-                                   {"grant_types", StringArray(c.grant_types)},
-                                   {"scopes", StringArray(c.scopes)},
-                                   {"role", c.role}});
-  const net::Response response = FK_TRY_CTX(
-      client_.Call(Method::kPost, std::string(kOAuthClientsPath), body, "application/json"), what);
-  return FK_TRY_CTX(ReadOAuthClient(JsonFields(response.body, "the director's answer:")), what);
+  // What an admin registers, no more: not the fields the director keeps itself.
+  const auto strings = [](const std::vector<std::string>& values) {
+    return json::array(values.begin(), values.end());
+  };
+  const std::string body = json::serialize(json::object{{"client_id", c.client_id},
+                                                        {"name", c.name},
+                                                        {"type", c.type},
+                                                        {"redirect_uris", strings(c.redirect_uris)},
+                                                        {"grant_types", strings(c.grant_types)},
+                                                        {"scopes", strings(c.scopes)},
+                                                        {"role", c.role}});
+  return FK_TRY_CTX(CallFor<OAuthClientInfo>(Method::kPost, std::string(kOAuthClientsPath), body),
+                    "create OAuth client " + c.client_id);
 }
 
 Status FleetClient::DeleteOAuthClient(std::string_view id) {

@@ -45,24 +45,9 @@ bool IsFinalDeploymentState(std::string_view state);
 // "2d ago"; "never" when `then` is 0; "just now" when `then` is ahead of `now`.
 std::string Ago(std::int64_t then, std::int64_t now);
 
-// An OAuth client of the director's authorization server, as /api/v1/oauth/clients shows it
-// (director/oauth_routes.h), and the body that creates one (the fields up to `role`).
-struct OAuthClientInfo {
-  std::string client_id;
-  std::string name;
-  std::string type = "confidential";  // or "public"
-  std::vector<std::string> redirect_uris;
-  std::vector<std::string> grant_types;
-  std::vector<std::string> scopes;
-  std::string role;  // a confidential client acting for itself holds this role's permissions
-  bool disabled = false;
-  std::string created_by;
-  std::int64_t created_at = 0;
-  // A confidential client's secret: only in the answer to a creation or a rotation.
-  std::string client_secret;
-};
-// The client as JSON, for --json; client_secret only when there is one.
-boost::json::object ToJson(const OAuthClientInfo& client);
+// An OAuth client of the director's authorization server, as /api/v1/oauth/clients shows it,
+// and the body that creates one: the wire type (api/director.h).
+using api::OAuthClientInfo;
 
 // A --grant value as the director names it: authorization_code, refresh_token,
 // client_credentials, or the device grant (urn:ietf:params:oauth:grant-type:device_code, also

@@ -311,73 +311,51 @@ json::array Strings(const std::vector<std::string>& values) {
   return out;
 }
 
-json::object ClientJson(const OAuthClient& c) {
-  json::array grants;
-  for (GrantType g : c.grant_types) grants.emplace_back(GrantTypeName(g));
-  return json::object{
-      {"client_id", c.id},
-      {"name", c.name},
-      {"type", c.type == OAuthClientType::kConfidential ? "confidential" : "public"},
-      {"redirect_uris", Strings(c.redirect_uris)},
-      {"grant_types", std::move(grants)},
-      {"scopes", Strings(c.scopes)},
-      {"resources", Strings(c.resources)},
-      {"role", c.role},
-      {"disabled", c.disabled},
-      {"created_by", c.created_by},
-      {"created_at", c.created_at},
-  };
-}
-
-Result<std::vector<std::string>> StringList(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return out;
-  const json::array* a = v->if_array();
-  if (a == nullptr) return Fail(ErrorCode::kInvalidInput, std::string(key) + " must be a list");
-  for (const json::value& item : *a) {
-    if (!item.is_string()) {
-      return Fail(ErrorCode::kInvalidInput, std::string(key) + " must be a list of strings");
-    }
-    out.emplace_back(item.get_string());
-  }
-  std::ranges::sort(out);
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+// A client as the API shows it (never its secret digest).
+api::OAuthClientInfo ToWire(const OAuthClient& c) {
+  api::OAuthClientInfo out{
+      .client_id = c.id,
+      .name = c.name,
+      .type = c.type == OAuthClientType::kConfidential ? "confidential" : "public",
+      .redirect_uris = c.redirect_uris,
+      .scopes = c.scopes,
+      .resources = c.resources,
+      .role = c.role,
+      .disabled = c.disabled,
+      .created_by = c.created_by,
+      .created_at = c.created_at};
+  for (GrantType g : c.grant_types) out.grant_types.emplace_back(GrantTypeName(g));
   return out;
 }
 
+std::vector<std::string> SortedUnique(std::vector<std::string> values) {
+  std::ranges::sort(values);
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+// A client an admin registers, its lists as the store keeps them (sorted, unique); the
+// authorization server checks the rest (CreateClient).
 Result<OAuthClient> ClientFromJson(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return Fail(ErrorCode::kInvalidInput, "the body must be a JSON object");
-  const json::object& o = v.get_object();
-  OAuthClient c;
-  const auto str = [&](std::string_view key, std::string* out) -> Status {
-    const json::value* f = o.if_contains(key);
-    if (f == nullptr) return {};
-    if (!f->is_string())
-      return Fail(ErrorCode::kInvalidInput, std::string(key) + " must be a string");
-    *out = std::string(f->get_string());
-    return {};
-  };
-  std::string type = "confidential";
-  FK_TRY(str("client_id", &c.id));
-  FK_TRY(str("name", &c.name));
-  FK_TRY(str("type", &type));
-  FK_TRY(str("role", &c.role));
-  if (type == "public") {
+  auto wire = FK_TRY(api::FromJsonText<api::OAuthClientInfo>(text));
+  OAuthClient c{.id = std::move(wire.client_id),
+                .name = std::move(wire.name),
+                .redirect_uris = SortedUnique(std::move(wire.redirect_uris)),
+                .scopes = SortedUnique(std::move(wire.scopes)),
+                .resources = SortedUnique(std::move(wire.resources)),
+                .role = std::move(wire.role)};
+  if (wire.type == "public") {
     c.type = OAuthClientType::kPublic;
-  } else if (type != "confidential") {
+  } else if (wire.type != "confidential") {
     return Fail(ErrorCode::kInvalidInput, "type must be confidential or public");
   }
-  c.redirect_uris = FK_TRY(StringList(o, "redirect_uris"));
-  c.scopes = FK_TRY(StringList(o, "scopes"));
-  for (const std::string& name : FK_TRY(StringList(o, "grant_types"))) {
+  for (const std::string& name : wire.grant_types) {
     std::optional<GrantType> grant = ParseGrantType(name);
     if (!grant) return Fail(ErrorCode::kInvalidInput, "unknown grant type " + name);
     c.grant_types.push_back(*grant);
   }
   std::ranges::sort(c.grant_types);
+  c.grant_types.erase(std::unique(c.grant_types.begin(), c.grant_types.end()), c.grant_types.end());
   if (c.grant_types.empty()) return Fail(ErrorCode::kInvalidInput, "grant_types must not be empty");
   return c;
 }
@@ -444,17 +422,18 @@ class OAuthRoutes {
     const AuthorizationRequest& r = *validated;
     if (Field(form, kDecisionField) != "approve") {
       request.audit_note = "denied client " + r.client.id;
-      return RedirectTo(r.redirect_uri, WithState(r, {{"error", "access_denied"},
-                                                      {"error_description", "the user denied"}}));
+      return RedirectTo(r.redirect_uri,
+                        WithState(r.state, {{"error", "access_denied"},
+                                            {"error_description", "the user denied"}}));
     }
     auto code = server_->IssueCode(r, ticket->user, ticket->role);
     if (!code) {
       return RedirectTo(r.redirect_uri,
-                        WithState(r, {{"error", code.error().error},
-                                      {"error_description", code.error().description}}));
+                        WithState(r.state, {{"error", code.error().error},
+                                            {"error_description", code.error().description}}));
     }
     request.audit_note = "approved client " + r.client.id + " for " + JoinScope(r.scopes);
-    return RedirectTo(r.redirect_uri, WithState(r, {{"code", *code}}));
+    return RedirectTo(r.redirect_uri, WithState(r.state, {{"code", *code}}));
   }
 
   Result<Response> Token(Request& request) {
@@ -493,7 +472,7 @@ class OAuthRoutes {
 
   Result<Response> DevicePage(Request& request) {
     Response response;
-    const std::string csrf = CsrfFor(response);
+    const std::string csrf = NewCsrf(response);
     return DeviceSignIn(std::string(request.Query(kUserCodeField).value_or("")), "", csrf, 200, "",
                         std::move(response));
   }
@@ -595,29 +574,28 @@ class OAuthRoutes {
   // --- client management
 
   Result<Response> ListClients(Request&) {
-    json::array clients;
+    api::OAuthClientList list;
     for (const OAuthClient& c : FK_TRY(server_->store().ListClients())) {
-      clients.push_back(ClientJson(c));
+      list.clients.push_back(ToWire(c));
     }
-    return Response::Json(json::serialize(json::object{{"clients", std::move(clients)}}));
+    return Response::Json(api::ToJsonText(list));
   }
 
   Result<Response> GetClient(Request& request) {
     auto found = FK_TRY(server_->store().FindClient(std::string(request.Param("id"))));
     if (!found)
       return Fail(ErrorCode::kNotFound, "no OAuth client " + std::string(request.Param("id")));
-    return Response::Json(json::serialize(ClientJson(*found)));
+    return Response::Json(api::ToJsonText(ToWire(*found)));
   }
 
   Result<Response> CreateClient(Request& request) {
     OAuthClient client = FK_TRY(ClientFromJson(request.body));
     client.created_by = request.principal ? request.principal->id : "";
     CreatedClient created = FK_TRY(server_->CreateClient(std::move(client)));
-    json::object body = ClientJson(created.client);
-    if (!created.secret.empty()) body["client_secret"] = created.secret;
+    api::OAuthClientInfo body = ToWire(created.client);
+    body.client_secret = std::move(created.secret);
     request.audit_note = "client " + created.client.id;
-    Response response = OAuthJson(json::serialize(body), 201);
-    return response;
+    return OAuthJson(api::ToJsonText(body), 201);
   }
 
   Result<Response> DeleteClient(Request& request) {
@@ -664,16 +642,13 @@ class OAuthRoutes {
  private:
   std::int64_t Now() const { return server_->Now(); }
 
-  static std::vector<std::pair<std::string, std::string>> WithState(
-      const AuthorizationRequest& r, std::vector<std::pair<std::string, std::string>> params,
-      const std::string& issuer) {
-    if (!r.state.empty()) params.emplace_back("state", r.state);
-    params.emplace_back("iss", issuer);
-    return params;
-  }
+  // An authorization response's parameters with the request's `state` (when it had one) and
+  // `iss` (RFC 9207), which every answer through the redirect URI carries.
   std::vector<std::pair<std::string, std::string>> WithState(
-      const AuthorizationRequest& r, std::vector<std::pair<std::string, std::string>> params) {
-    return WithState(r, std::move(params), server_->options().issuer);
+      std::string_view state, std::vector<std::pair<std::string, std::string>> params) {
+    if (!state.empty()) params.emplace_back("state", std::string(state));
+    params.emplace_back("iss", server_->options().issuer);
+    return params;
   }
 
   Response Refused(const AuthorizeRefusal& refusal) {
@@ -681,14 +656,10 @@ class OAuthRoutes {
       return ErrorPage(refusal.error.status == 400 ? 400 : refusal.error.status,
                        refusal.error.error + ": " + refusal.error.description);
     }
-    std::vector<std::pair<std::string, std::string>> params = {
-        {"error", refusal.error.error}, {"error_description", refusal.error.description}};
-    if (!refusal.state.empty()) params.emplace_back("state", refusal.state);
-    params.emplace_back("iss", server_->options().issuer);
-    return RedirectTo(refusal.redirect_uri, params);
+    return RedirectTo(refusal.redirect_uri,
+                      WithState(refusal.state, {{"error", refusal.error.error},
+                                                {"error_description", refusal.error.description}}));
   }
-
-  static std::string CsrfFor(Response& response) { return NewCsrf(response); }
 
   Response SignInPage(const AuthorizationRequest& r, const OAuthParams& params,
                       std::string_view user, int status, std::string_view error) {
