@@ -1,6 +1,7 @@
 #include "sensor/capture.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 
 #include <cerrno>
 #include <chrono>
@@ -11,6 +12,12 @@ namespace {
 
 // A live read returns at least this often, so idle flows expire on a quiet link.
 constexpr int kReadTimeoutMs = 1000;
+// A live capture waits for packets this long at a time.
+constexpr int kPollSliceMs = 100;
+// After a stop, a live capture goes on reading this long: the kernel hands over the ring's
+// open block when its retire timer (the read timeout) fires, so every packet that arrived
+// before the stop is read.
+constexpr std::uint64_t kDrainUs = (kReadTimeoutMs + 500) * 1000ull;
 constexpr std::size_t kFileBufferBytes = 1 << 20;
 
 std::uint64_t NowUs() {
@@ -118,35 +125,83 @@ Result<std::unique_ptr<Capture>> Capture::OpenLive(const LiveOptions& options) {
 }
 
 Status Capture::Run(const FrameHandler& on_frame, const IdleHandler& on_idle) {
-  while (!stopping_.load(std::memory_order_relaxed)) {
+  return live_ ? RunLive(on_frame, on_idle) : RunFile(on_frame);
+}
+
+Status Capture::RunFile(const FrameHandler& on_frame) {
+  while (!stopping_.load(std::memory_order_acquire)) {
     pcap_pkthdr* header = nullptr;
     const std::uint8_t* data = nullptr;
     const int got = pcap_next_ex(handle_, &header, &data);
     if (got == 1) {
-      ++received_;
-      const std::uint64_t timestamp_us = static_cast<std::uint64_t>(header->ts.tv_sec) * 1'000'000 +
-                                         static_cast<std::uint64_t>(header->ts.tv_usec);
-      on_frame(std::span<const std::uint8_t>(data, header->caplen), timestamp_us, header->len);
-    } else if (got == 0) {  // a live read timed out
-      if (on_idle) on_idle(NowUs());
-    } else if (got == PCAP_ERROR_BREAK) {
-      break;
-    } else if (got == PCAP_ERROR && !live_) {
+      Deliver(on_frame, *header, data);
+    } else if (got == PCAP_ERROR) {
       // A file cut short ends the capture with what was read, as tcpdump does; say so.
       return Fail(ErrorCode::kInvalidInput,
                   "capture file truncated or corrupt: " + std::string(pcap_geterr(handle_)));
-    } else if (got == PCAP_ERROR) {
-      return Fail(ErrorCode::kUnavailable, std::string("capture failed: ") + pcap_geterr(handle_));
     } else {
-      break;  // PCAP_ERROR_BREAK at the end of a file
+      break;  // PCAP_ERROR_BREAK: the end of the file, or Stop()
     }
   }
   return {};
 }
 
+// Non-blocking reads between polls of a tenth of a second: libpcap's own blocking read on a
+// TPACKET_V3 ring may wait for the next packet forever on a quiet link, so neither the idle
+// handler nor a stop's drain could count on it returning.
+Status Capture::RunLive(const FrameHandler& on_frame, const IdleHandler& on_idle) {
+  char error[PCAP_ERRBUF_SIZE] = {};
+  if (pcap_setnonblock(handle_, 1, error) != 0) {
+    return Fail(ErrorCode::kUnavailable, std::string("capture: ") + error);
+  }
+  const int fd = pcap_get_selectable_fd(handle_);
+  if (fd < 0) return Fail(ErrorCode::kUnavailable, "capture: no selectable descriptor");
+  struct Batch {
+    Capture* capture;
+    const FrameHandler* on_frame;
+  } batch{this, &on_frame};
+  const auto on_packet = [](u_char* user, const pcap_pkthdr* header, const u_char* data) {
+    auto* b = reinterpret_cast<Batch*>(user);
+    b->capture->Deliver(*b->on_frame, *header, data);
+  };
+  std::uint64_t last_activity = NowUs();
+  while (true) {
+    pollfd wait{.fd = fd, .events = POLLIN, .revents = 0};
+    if (::poll(&wait, 1, kPollSliceMs) < 0 && errno != EINTR) {
+      return Fail(ErrorCode::kUnavailable, ErrnoMessage("capture: poll", errno));
+    }
+    const int read = pcap_dispatch(handle_, -1, on_packet, reinterpret_cast<u_char*>(&batch));
+    if (read < 0 && read != PCAP_ERROR_BREAK) {
+      return Fail(ErrorCode::kUnavailable, std::string("capture failed: ") + pcap_geterr(handle_));
+    }
+    const std::uint64_t now = NowUs();
+    if (read > 0) {
+      last_activity = now;
+    } else if (now - last_activity >= kReadTimeoutMs * 1000ull) {
+      if (on_idle) on_idle(now);
+      last_activity = now;
+    }
+    if (stopping_.load(std::memory_order_acquire) &&
+        now - stop_requested_us_.load(std::memory_order_relaxed) >= kDrainUs) {
+      break;
+    }
+  }
+  return {};
+}
+
+void Capture::Deliver(const FrameHandler& on_frame, const pcap_pkthdr& header,
+                      const std::uint8_t* data) {
+  ++received_;
+  const std::uint64_t timestamp_us = static_cast<std::uint64_t>(header.ts.tv_sec) * 1'000'000 +
+                                     static_cast<std::uint64_t>(header.ts.tv_usec);
+  on_frame(std::span<const std::uint8_t>(data, header.caplen), timestamp_us, header.len);
+}
+
 void Capture::Stop() {
-  stopping_.store(true, std::memory_order_relaxed);
-  pcap_breakloop(handle_);
+  stop_requested_us_.store(NowUs(), std::memory_order_relaxed);
+  stopping_.store(true, std::memory_order_release);
+  // A live capture drains in RunLive(); a file stops at once.
+  if (!live_) pcap_breakloop(handle_);
 }
 
 CaptureStats Capture::stats() const {

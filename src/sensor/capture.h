@@ -13,6 +13,7 @@
 #include "sensor/decode.h"
 
 struct pcap;
+struct pcap_pkthdr;
 
 namespace fogkeep::sensor {
 
@@ -48,18 +49,26 @@ class Capture {
   LinkType link() const { return link_; }
   // Reads until the file ends, Stop() is called or the capture fails.
   Status Run(const FrameHandler& on_frame, const IdleHandler& on_idle);
-  // Ends Run() soon; safe from a signal handler and from another thread.
+  // Ends Run() soon; safe from a signal handler and from another thread. A file stops at
+  // once. A live capture first reads what the kernel still holds: its ring hands over a
+  // block of packets only when the block is full or retired by the read timeout, so Run()
+  // goes on reading for one and a half read timeouts after the stop, and the packets seen
+  // before the stop are not lost.
   void Stop();
   CaptureStats stats() const;
 
  private:
   Capture(pcap* handle, LinkType link, bool live);
+  Status RunFile(const FrameHandler& on_frame);
+  Status RunLive(const FrameHandler& on_frame, const IdleHandler& on_idle);
+  void Deliver(const FrameHandler& on_frame, const pcap_pkthdr& header, const std::uint8_t* data);
 
   pcap* handle_;
   std::unique_ptr<char[]> file_buffer_;  // stdio's buffer for a file; outlives pcap_close
   const LinkType link_;
   const bool live_;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> stop_requested_us_{0};  // when Stop() was called (live captures)
   std::uint64_t received_ = 0;
 };
 
