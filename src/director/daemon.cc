@@ -143,12 +143,15 @@ struct Stores {
   std::shared_ptr<OAuthStore> oauth;
 };
 
+// The SQLite store's database file (store: sqlite).
+std::string SqliteStoreFile(const DirectorConfig& c) { return c.data_dir + "/fleet.db"; }
+
 Result<Stores> OpenStores(const DirectorConfig& c) {
   std::shared_ptr<SqlDb> db;
   if (c.store == "postgres") {
     db = FK_TRY_CTX(OpenPostgresDb(c.postgres, kPostgresConnections), "open director store");
   } else {
-    db = FK_TRY_CTX(OpenSqliteDb(c.data_dir + "/fleet.db"), "open director store");
+    db = FK_TRY_CTX(OpenSqliteDb(SqliteStoreFile(c)), "open director store");
   }
   // Not inside the aggregate: an early return from its initializer would leak what it built.
   std::shared_ptr<FleetStore> fleet = FK_TRY(OpenFleetStore(db));
@@ -162,8 +165,7 @@ Result<Stores> OpenStores(const DirectorConfig& c) {
 // the file lock (WAL), PostgreSQL serialises it with the replicas' transactions.
 Result<std::int64_t> RevokeOAuthGrants(const DirectorConfig& c, const std::string& user) {
   // A director that never started has granted nothing; do not create its database here.
-  if (c.store == "sqlite" && ::access((c.data_dir + "/fleet.db").c_str(), F_OK) != 0 &&
-      errno == ENOENT) {
+  if (c.store == "sqlite" && ::access(SqliteStoreFile(c).c_str(), F_OK) != 0 && errno == ENOENT) {
     return 0;
   }
   const Stores stores = FK_TRY(OpenStores(c));

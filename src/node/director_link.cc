@@ -137,6 +137,9 @@ Status WriteChain(const std::string& path, const std::vector<crypto::Certificate
   return fs::WriteFileAtomic(path, pem, 0644);
 }
 
+// The apps this node installed because its director said so, one id per line: only these
+// are removed when the director stops wanting them (apps an operator installed by hand are
+// never touched).
 std::string ManagedFile(const std::string& data_dir) { return LinkDir(data_dir) + "/managed-apps"; }
 
 // The desired state's body is the director's: signed by a certificate of the fleet CA made
@@ -155,9 +158,6 @@ Status CheckDesiredSignature(const net::Response& answer, const crypto::Certific
   return cert.Key().Verify(answer.body, FK_TRY(crypto::Base64Decode(*signature)));
 }
 
-// The apps this node installed because its director said so, one id per line: only these
-// are removed when the director stops wanting them (apps an operator installed by hand are
-// never touched).
 // The apps that have an OAuth client of their own at the director (written before asking for
 // one, so a crash never leaves a client the node does not know of).
 std::string AppClientsFile(const std::string& data_dir) {
@@ -455,9 +455,9 @@ struct DirectorLink::Impl {
   }
 
   // Gives each running app that asks for OAuth and lacks a client one, and deletes at the
-  // director the clients of apps that are gone or no longer ask. A failure for one app is
-  // logged and tried again next round; an app whose scopes the director refused is not asked
-  // for again until its scopes change.
+  // director the clients of apps that are gone or no longer ask. A failure ends this pass
+  // (the caller logs it) and the next round starts over; an app whose scopes the director
+  // refused is not asked for again until its scopes change.
   Status SyncAppClients(net::Client& client) {
     if (!options.app_clients) return {};
     std::map<std::string, std::vector<std::string>> asking;
