@@ -992,7 +992,7 @@ void AddOAuthClientCommands(CLI::App* fleet, const std::shared_ptr<FleetArgs>& a
            "Permissions the client may be granted (repeatable, or several separated by spaces)");
   create->add_option("--role", args->role,
                      "The role whose permissions a client_credentials token holds (admin, "
-                     "app-manager, network-manager, auditor)");
+                     "app-manager, network-manager, auditor); required with that grant");
   CLI::App* del = Command(
       clients, "delete", "Delete a client; the director revokes every token it was issued",
       "Example:\n  fogkeep fleet oauth-clients delete inventory", args, RunOAuthClientDelete);

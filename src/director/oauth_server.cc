@@ -376,6 +376,12 @@ Result<CreatedClient> AuthorizationServer::CreateClient(OAuthClient client) {
       client.type != OAuthClientType::kConfidential) {
     return Fail(ErrorCode::kInvalidInput, "only confidential clients may use client_credentials");
   }
+  // Its tokens act for no user: without a role they would carry scopes no resource server
+  // grants (RoleAuthorizer asks the role too), a client that can do nothing.
+  if (Allows(client, GrantType::kClientCredentials) && client.role.empty()) {
+    return Fail(ErrorCode::kInvalidInput,
+                "a client_credentials client needs a role (the permissions it acts with)");
+  }
   CreatedClient created;
   if (client.type == OAuthClientType::kConfidential) {
     created.secret = NewSecret();
@@ -715,9 +721,9 @@ OAuthResult<TokenAnswer> AuthorizationServer::ClientCredentialsGrant(const OAuth
   if (!resources) return std::unexpected(resources.error());
   auto scopes = RequestedScopes(params, client.scopes);
   if (!scopes) return std::unexpected(scopes.error());
-  // A client acting with a role gets no scope that role lacks; one without a role acts only
-  // within its scopes, which resource servers intersect with nothing else.
-  std::vector<std::string> granted = client.role.empty() ? *scopes : HeldBy(*scopes, client.role);
+  // The client acts for itself with its role (CreateClient requires one): no scope that role
+  // lacks, since resource servers grant only what both the scopes and the role hold.
+  std::vector<std::string> granted = HeldBy(*scopes, client.role);
   if (granted.empty()) return Refuse("invalid_scope", "no scope can be granted");
   const std::string scope = JoinScope(granted);
   auto access = IssueAccess(client, client.id, client.role, scope, *resources, "");

@@ -301,8 +301,10 @@ jq -e '.type == "confidential" and .scopes == ["alerts.read","catalog.read","dev
   "$WORK/.stdout" >/dev/null || { cat "$WORK/.stdout" >&2; fail "create --json: unexpected client"; }
 grep -q "shown only now" "$WORK/.stderr" || fail "create --json: no warning about the secret"
 pass
+expect_refused "oauth-clients create without a role" "needs a role" "$FOGKEEP" fleet \
+  oauth-clients create --id roleless --grant client_credentials --scope devices.read
 expect_ok "oauth-clients create, human" "$FOGKEEP" fleet oauth-clients create --id reporter \
-  --grant client_credentials --scope devices.read
+  --grant client_credentials --scope devices.read --role auditor
 grep -q "It is shown only now and cannot be shown again" "$WORK/.stdout" || fail "create: no warning"
 pass
 expect_ok "oauth-clients list" "$FOGKEEP" fleet oauth-clients list

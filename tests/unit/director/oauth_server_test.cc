@@ -460,6 +460,9 @@ TEST_F(OAuthServerTest, ClientRegistrationRefusesUnsafeClients) {
                        .grant_types = {GrantType::kClientCredentials},
                        .scopes = {"devices.read"},
                        .role = "root"}));
+  // Acting for itself without a role, its tokens would be good for nothing.
+  EXPECT_TRUE(refused(
+      {.id = "g", .grant_types = {GrantType::kClientCredentials}, .scopes = {"devices.read"}}));
 }
 
 TEST_F(OAuthServerTest, SigningKeysRotateAndThePreviousKeyStillVerifies) {
