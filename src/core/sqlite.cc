@@ -2,25 +2,74 @@
 
 #include <sqlite3.h>
 
+#include <functional>
+#include <map>
+#include <string>
 #include <utility>
 
 namespace fogkeep::sql {
 
+class StatementCache {
+ public:
+  StatementCache() = default;
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  ~StatementCache() {
+    for (const auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+  }
+
+  // An idle statement prepared from exactly `sql`, or null.
+  sqlite3_stmt* Take(std::string_view sql) {
+    auto it = idle_.find(sql);
+    if (it == idle_.end()) return nullptr;
+    sqlite3_stmt* stmt = it->second;
+    idle_.erase(it);
+    return stmt;
+  }
+
+  // Keeps `stmt`, reset and unbound, unless one of the same text is already idle (two were in
+  // use at once) or the cache is full; those are finalized.
+  void Return(sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (idle_.size() >= kMaxIdle || !idle_.emplace(sqlite3_sql(stmt), stmt).second) {
+      sqlite3_finalize(stmt);
+    }
+  }
+
+ private:
+  // More distinct statements than any fogkeep store uses.
+  static constexpr std::size_t kMaxIdle = 256;
+  std::map<std::string, sqlite3_stmt*, std::less<>> idle_;
+};
+
+namespace {
+
+void Release(sqlite3_stmt* stmt, StatementCache* cache) {
+  if (stmt == nullptr) return;
+  if (cache != nullptr) {
+    cache->Return(stmt);
+  } else {
+    sqlite3_finalize(stmt);
+  }
+}
+
+}  // namespace
+
 Statement::Statement(Statement&& other) noexcept
-    : stmt_(std::exchange(other.stmt_, nullptr)), db_(other.db_) {}
+    : stmt_(std::exchange(other.stmt_, nullptr)), db_(other.db_), cache_(other.cache_) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+    Release(stmt_, cache_);
     stmt_ = std::exchange(other.stmt_, nullptr);
     db_ = other.db_;
+    cache_ = other.cache_;
   }
   return *this;
 }
 
-Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
-}
+Statement::~Statement() { Release(stmt_, cache_); }
 
 Status Statement::Bind(const std::vector<Value>& params) {
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -105,18 +154,26 @@ Result<Database> Database::Open(const std::string& path) {
   return db;
 }
 
-Database::Database(Database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+Database::Database(sqlite3* db) : db_(db), cache_(std::make_unique<StatementCache>()) {}
+
+Database::Database(Database&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
-    if (db_ != nullptr) sqlite3_close_v2(db_);
+    Close();
     db_ = std::exchange(other.db_, nullptr);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
 
-Database::~Database() {
+Database::~Database() { Close(); }
+
+void Database::Close() {
+  cache_.reset();  // its statements first: a connection with statements left closes late
   if (db_ != nullptr) sqlite3_close_v2(db_);
+  db_ = nullptr;
 }
 
 Error Database::LastError(std::string_view what) const {
@@ -139,12 +196,16 @@ Status Database::Exec(std::string_view sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
+  if (sqlite3_stmt* kept = cache_->Take(sql)) return Statement(kept, db_, cache_.get());
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(stmt);
     return Fail(LastError("sqlite prepare"));
   }
-  return Statement(stmt, db_);
+  // Empty text (a comment, whitespace) prepares to no statement: there is nothing to run.
+  if (stmt == nullptr) return Fail(ErrorCode::kInvalidInput, "sqlite prepare: no statement");
+  return Statement(stmt, db_, cache_.get());
 }
 
 Result<int> Database::Run(std::string_view sql, const std::vector<Value>& params) {
@@ -157,9 +218,14 @@ Result<int> Database::Run(std::string_view sql, const std::vector<Value>& params
 
 std::int64_t Database::LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
 
-Status Database::Begin() { return Exec("BEGIN IMMEDIATE"); }
-Status Database::Commit() { return Exec("COMMIT"); }
-Status Database::Rollback() { return Exec("ROLLBACK"); }
+Status Database::Begin() { return RunControl("BEGIN IMMEDIATE"); }
+Status Database::Commit() { return RunControl("COMMIT"); }
+Status Database::Rollback() { return RunControl("ROLLBACK"); }
+
+Status Database::RunControl(std::string_view sql) {
+  FK_TRY(Run(sql));
+  return {};
+}
 
 Result<Transaction> Transaction::Begin(Database& db) {
   FK_TRY(db.Begin());

@@ -26,6 +26,9 @@ struct Blob {
 
 using Value = std::variant<std::monostate, std::int64_t, double, std::string, Blob>;
 
+// A Database's idle prepared statements, by SQL text (sqlite.cc).
+class StatementCache;
+
 class Statement {
  public:
   Statement(Statement&&) noexcept;
@@ -45,9 +48,11 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  Statement(sqlite3_stmt* stmt, sqlite3* db, StatementCache* cache)
+      : stmt_(stmt), db_(db), cache_(cache) {}
   sqlite3_stmt* stmt_ = nullptr;
   sqlite3* db_ = nullptr;
+  StatementCache* cache_ = nullptr;  // where it goes back, reset, when it is destroyed
 };
 
 // One connection. It and its statements must not be used from two threads at once: it is
@@ -64,6 +69,10 @@ class Database {
 
   // Runs one or more statements without results (schema, pragmas).
   Status Exec(std::string_view sql);
+  // One statement. Prepared statements are kept, by their SQL text, for the next Prepare of
+  // the same text (parsing and planning cost more than most of fogkeep's queries): a
+  // Statement goes back, reset and unbound, when it is destroyed. Statements must not
+  // outlive their Database.
   Result<Statement> Prepare(std::string_view sql);
   // Prepare + Bind + Step to completion; returns the number of changed rows.
   Result<int> Run(std::string_view sql, const std::vector<Value>& params = {});
@@ -75,9 +84,13 @@ class Database {
   Status Rollback();
 
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
+  explicit Database(sqlite3* db);
   Error LastError(std::string_view what) const;
+  void Close();
+  // A transaction control statement, through the kept statements like any other.
+  Status RunControl(std::string_view sql);
   sqlite3* db_ = nullptr;
+  std::unique_ptr<StatementCache> cache_;
 };
 
 // Rolls back on destruction unless Commit() succeeded.

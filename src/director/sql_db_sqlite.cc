@@ -84,7 +84,7 @@ class SqliteDb final : public SqlDb {
 
  private:
   Status RunLocked(std::string_view begin, const std::function<Status(SqlTx&)>& body) {
-    FK_TRY(db_.Exec(begin));
+    FK_TRY(db_.Run(begin));
     SqliteTx tx(db_);
     Status result = body(tx);
     if (result) result = db_.Commit();

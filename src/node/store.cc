@@ -96,19 +96,6 @@ std::vector<std::string> SplitList(const std::string& text) {
   return out;
 }
 
-// Resets a kept statement when the call that stepped it returns, however it returns, so that no
-// read transaction stays open between calls.
-class ResetOnReturn {
- public:
-  explicit ResetOnReturn(sql::Statement& statement) : statement_(statement) {}
-  ~ResetOnReturn() { (void)statement_.Reset(); }
-  ResetOnReturn(const ResetOnReturn&) = delete;
-  ResetOnReturn& operator=(const ResetOnReturn&) = delete;
-
- private:
-  sql::Statement& statement_;
-};
-
 class SqliteAppStore final : public AppStore {
  public:
   explicit SqliteAppStore(sql::Database db) : db_(std::move(db)) {}
@@ -261,9 +248,7 @@ class SqliteAppStore final : public AppStore {
   }
 
   Result<std::shared_ptr<const std::vector<AppRecord>>> ReadAppsLocked() {
-    sql::Statement& st = *FK_TRY(
-        KeptLocked(list_apps_, "SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY id"));
-    ResetOnReturn reset(st);
+    auto st = FK_TRY(db_.Prepare("SELECT " + std::string(kAppColumns) + " FROM apps ORDER BY id"));
     auto rows = std::make_shared<std::vector<AppRecord>>();
     while (FK_TRY(st.Step())) rows->push_back(FK_TRY(ReadApp(st)));
     return rows;
@@ -282,18 +267,9 @@ class SqliteAppStore final : public AppStore {
     SqliteAppStore& store_;
   };
 
-  // The statement in `slot`, prepared on first use and kept: the app queries answer every API
-  // read, and parsing their SQL cost more than running it. Callers reset it (ResetOnReturn).
-  Result<sql::Statement*> KeptLocked(std::optional<sql::Statement>& slot, const std::string& sql) {
-    if (!slot) slot.emplace(FK_TRY(db_.Prepare(sql)));
-    return &*slot;
-  }
-
   // One connection; SQLite connections must not be used from two threads at once.
   std::mutex mu_;
   sql::Database db_;  // guarded by mu_
-  // Kept statements of db_ (so declared after it: finalized before it closes). Guarded by mu_.
-  std::optional<sql::Statement> list_apps_;
   // The rows of `apps` (Apps()); stored under mu_, loaded without it. A snapshot is never
   // changed once published: a write publishes a new one.
   std::atomic<std::shared_ptr<const std::vector<AppRecord>>> apps_;

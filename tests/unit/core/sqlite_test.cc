@@ -39,6 +39,54 @@ TEST(SqliteTest, PersistsCommittedAndDropsRolledBack) {
   EXPECT_EQ(ids, std::vector<std::string>{"a=1"});
 }
 
+// Statements are kept by their text and come back reset, unbound and usable however the
+// last user left them.
+TEST(SqliteTest, KeptStatementsComeBackResetAndSurviveSchemaChanges) {
+  auto db = Database::Open(":memory:");
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
+  for (std::int64_t k = 1; k <= 3; ++k) {
+    ASSERT_TRUE(db->Run("INSERT INTO t VALUES (?, ?)", {k, "v" + std::to_string(k)}));
+  }
+  const std::string select = "SELECT v FROM t WHERE k >= ? ORDER BY k";
+  auto first_value = [&](std::int64_t from) -> std::string {
+    auto stmt = db->Prepare(select);
+    if (!stmt || !stmt->Bind({from}) || !*stmt->Step()) return "none";
+    return stmt->Text(0);
+  };
+  EXPECT_EQ(first_value(2), "v2");
+  {
+    // Left in the middle of its rows: the next user starts from the first.
+    auto stmt = db->Prepare(select);
+    ASSERT_TRUE(stmt && stmt->Bind({std::int64_t{1}}));
+    ASSERT_TRUE(*stmt->Step());
+    ASSERT_TRUE(*stmt->Step());
+    EXPECT_EQ(stmt->Text(0), "v2");
+  }
+  EXPECT_EQ(first_value(1), "v1");
+  {
+    // The same text twice at once: two statements, each with its own rows.
+    auto outer = db->Prepare(select);
+    auto inner = db->Prepare(select);
+    ASSERT_TRUE(outer && inner);
+    ASSERT_TRUE(outer->Bind({std::int64_t{3}}) && inner->Bind({std::int64_t{1}}));
+    ASSERT_TRUE(*outer->Step() && *inner->Step());
+    EXPECT_EQ(outer->Text(0), "v3");
+    EXPECT_EQ(inner->Text(0), "v1");
+  }
+  // Bindings do not carry over: an unbound parameter is NULL, which matches no row.
+  {
+    auto stmt = db->Prepare(select);
+    ASSERT_TRUE(stmt);
+    EXPECT_FALSE(*stmt->Step());
+  }
+  ASSERT_TRUE(
+      db->Exec("DROP TABLE t; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT, w TEXT);"
+               "INSERT INTO t VALUES (7, 'after', 'x');"));
+  EXPECT_EQ(first_value(1), "after");
+  EXPECT_FALSE(db->Prepare("  -- nothing "));
+}
+
 TEST(SqliteTest, BlobsKeepEveryByte) {
   auto db = Database::Open(":memory:");
   ASSERT_TRUE(db);
