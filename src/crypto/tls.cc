@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "core/log.h"
 #include "crypto/openssl_util.h"
@@ -113,6 +114,19 @@ Status ApplyProtocolPolicy(SSL_CTX* ctx) {
   return {};
 }
 
+// The certificates sent after the leaf: its chain without a self-signed root. The peer must
+// hold the root as its anchor anyway (RFC 8446 4.4.2 lets it be left out), and a sent copy
+// costs bytes on the wire and, at the peer, a parsed certificate kept for the connection's
+// lifetime (some 4 KiB of a director's memory for each node connected).
+std::vector<X509*> ChainToSend(const TlsIdentity& identity) {
+  std::vector<X509*> chain;
+  for (std::size_t i = 1; i < identity.chain.size(); ++i) {
+    X509* cert = identity.chain[i].native();
+    if ((X509_get_extension_flags(cert) & EXFLAG_SS) == 0) chain.push_back(cert);
+  }
+  return chain;
+}
+
 Status UseIdentity(SSL_CTX* ctx, const TlsIdentity& identity) {
   if (identity.chain.empty()) {
     return Fail(ErrorCode::kInvalidInput, "the TLS identity has no certificate");
@@ -121,8 +135,8 @@ Status UseIdentity(SSL_CTX* ctx, const TlsIdentity& identity) {
     return ossl::FailSsl(ErrorCode::kInvalidInput, "using the TLS certificate");
   }
   SSL_CTX_clear_chain_certs(ctx);
-  for (std::size_t i = 1; i < identity.chain.size(); ++i) {
-    if (SSL_CTX_add1_chain_cert(ctx, identity.chain[i].native()) != 1) {
+  for (X509* cert : ChainToSend(identity)) {
+    if (SSL_CTX_add1_chain_cert(ctx, cert) != 1) {
       return ossl::FailSsl(ErrorCode::kInvalidInput, "adding a TLS chain certificate");
     }
   }
@@ -213,8 +227,8 @@ Status UseConnectionIdentity(void* ssl, const TlsIdentity& identity) {
     return ossl::FailSsl(ErrorCode::kInvalidInput, "using the TLS certificate");
   }
   SSL_clear_chain_certs(s);
-  for (std::size_t i = 1; i < identity.chain.size(); ++i) {
-    if (SSL_add1_chain_cert(s, identity.chain[i].native()) != 1) {
+  for (X509* cert : ChainToSend(identity)) {
+    if (SSL_add1_chain_cert(s, cert) != 1) {
       return ossl::FailSsl(ErrorCode::kInvalidInput, "adding a TLS chain certificate");
     }
   }
