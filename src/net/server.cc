@@ -274,6 +274,13 @@ asio::awaitable<void> WatchWhileDeferred(std::shared_ptr<Connection> conn,
   while (!watch->stopping) {
     const std::size_t room = buffer.max_size() - buffer.size();
     if (room == 0) break;
+    // No read buffer is held while nothing arrives: a long poll may wait minutes.
+    auto [wait_ec] = co_await conn->stream->async_wait_readable(kAsTuple);
+    if (wait_ec) {
+      if (!(watch->stopping && wait_ec == asio::error::operation_aborted)) watch->gone = true;
+      break;
+    }
+    if (watch->stopping) break;
     auto [ec, n] = co_await conn->stream->async_read_some(
         buffer.prepare(std::min(room, kWatchBytes)), kAsTuple);
     buffer.commit(n);
@@ -342,9 +349,18 @@ struct Server::Impl {
 
   asio::awaitable<void> AcceptTcp();
   asio::awaitable<void> AcceptUnix(std::shared_ptr<UnixListener> listener);
-  asio::awaitable<void> ServeTls(std::shared_ptr<Connection> conn, Registration registration);
+  // Handshakes (unless `handshaken`: a connection coming back from idle) and serves requests
+  // until the connection ends or idles.
+  asio::awaitable<void> ServeTls(std::shared_ptr<Connection> conn, Registration registration,
+                                 bool handshaken = false);
+  // An idle TLS connection holds no coroutine frame, no read buffer and no OpenSSL buffer:
+  // only a wait for the next request's first byte, bounded by limits.idle_timeout, which
+  // starts ServeTls again. What lets the director keep ten thousand nodes' connections open.
+  void AwaitNextRequest(std::shared_ptr<Connection> conn, Registration registration);
   asio::awaitable<void> ServeUnix(std::shared_ptr<Connection> conn, Registration registration);
-  asio::awaitable<void> ServeHttp(std::shared_ptr<Connection> conn);
+  // Serves requests: false when the connection has ended, true when a TCP connection has
+  // answered all it was sent and may idle (AwaitNextRequest).
+  asio::awaitable<bool> ServeHttp(std::shared_ptr<Connection> conn);
   asio::awaitable<bool> ServeOne(std::shared_ptr<Connection> conn, beast::flat_buffer& buffer);
   asio::awaitable<Result<Response>> RunStreamedBody(std::shared_ptr<Connection> conn,
                                                     beast::flat_buffer& buffer,
@@ -785,19 +801,24 @@ asio::awaitable<void> Server::Impl::AcceptUnix(std::shared_ptr<UnixListener> lis
 
 // `registration` is held for the connection's lifetime and unregisters it on the way out.
 asio::awaitable<void> Server::Impl::ServeTls(std::shared_ptr<Connection> conn,
-                                             [[maybe_unused]] Registration registration) {
+                                             Registration registration, bool handshaken) {
   Stream& stream = *conn->stream;
-  stream.expires_after(options.limits.handshake_timeout);
-  auto [ec] = co_await stream.async_handshake(/*server=*/true, kAsTuple);
-  if (ec) {
-    log::Debug("TLS handshake with {} failed: {}", PeerName(conn->peer), ec.message());
+  if (!handshaken) {
+    stream.expires_after(options.limits.handshake_timeout);
+    auto [ec] = co_await stream.async_handshake(/*server=*/true, kAsTuple);
+    if (ec) {
+      log::Debug("TLS handshake with {} failed: {}", PeerName(conn->peer), ec.message());
+      co_return;
+    }
+    if (std::optional<crypto::Certificate> cert = crypto::PeerCertificate(stream.native_ssl())) {
+      conn->peer.certificate =
+          ClientCertificate{cert->Subject(), cert->CommonName(), cert->Fingerprint()};
+    }
+  }
+  if (co_await ServeHttp(conn)) {
+    AwaitNextRequest(std::move(conn), std::move(registration));
     co_return;
   }
-  if (std::optional<crypto::Certificate> cert = crypto::PeerCertificate(stream.native_ssl())) {
-    conn->peer.certificate =
-        ClientCertificate{cert->Subject(), cert->CommonName(), cert->Fingerprint()};
-  }
-  co_await ServeHttp(conn);
   if (stream.is_open()) {
     stream.expires_after(kTlsShutdownTimeout);
     auto [shutdown_ec] = co_await stream.async_shutdown(kAsTuple);
@@ -806,18 +827,36 @@ asio::awaitable<void> Server::Impl::ServeTls(std::shared_ptr<Connection> conn,
   }
 }
 
+void Server::Impl::AwaitNextRequest(std::shared_ptr<Connection> conn, Registration registration) {
+  if (stopping) return;
+  Stream& stream = *conn->stream;
+  stream.expires_after(options.limits.idle_timeout);
+  stream.async_wait_readable(
+      [this, conn, registration = std::move(registration)](beast::error_code ec) mutable {
+        // Idle too long (the deadline closed the socket), closed by Stop, or gone: the
+        // connection ends as this handler does.
+        if (ec || stopping || !conn->stream->is_open()) return;
+        asio::any_io_executor strand = conn->stream->get_executor();
+        asio::co_spawn(strand, ServeTls(std::move(conn), std::move(registration), true),
+                       [](std::exception_ptr e) { LogCompletion("TLS connection", e); });
+      });
+}
+
 asio::awaitable<void> Server::Impl::ServeUnix(std::shared_ptr<Connection> conn,
                                               [[maybe_unused]] Registration registration) {
   co_await ServeHttp(conn);
   conn->stream->close();
 }
 
-asio::awaitable<void> Server::Impl::ServeHttp(std::shared_ptr<Connection> conn) {
+asio::awaitable<bool> Server::Impl::ServeHttp(std::shared_ptr<Connection> conn) {
   // Room for a full header plus one body read; the parser enforces the header limit itself.
   beast::flat_buffer buffer(options.limits.max_header_bytes + kBodyChunkBytes);
   for (;;) {
     const bool again = co_await ServeOne(conn, buffer);
-    if (!again || stopping) co_return;
+    if (!again || stopping) co_return false;
+    // Everything sent has been answered. A TCP connection idles without a coroutine (see
+    // AwaitNextRequest); a Unix one, local and one of few, waits for its next header here.
+    if (buffer.size() == 0 && conn->peer.transport == Peer::Transport::kTcp) co_return true;
   }
 }
 

@@ -32,9 +32,13 @@ struct ServerLimits {
   std::size_t max_header_bytes = 16 * 1024;
   // From accepting a TCP connection to the end of its TLS handshake.
   std::chrono::milliseconds handshake_timeout{10'000};
-  // From the end of the previous response (or the handshake) to the end of the next request
-  // header: bounds idle keep-alive connections and slow-header (slowloris) clients.
+  // From the first byte of a request (on a new connection: from the end of the handshake) to
+  // the end of its header: bounds slow-header (slowloris) clients.
   std::chrono::milliseconds header_timeout{30'000};
+  // How long a kept-alive TCP connection may idle between a response and the next request
+  // (a Unix one: header_timeout). An idle TLS connection holds no buffer, and above the nodes'
+  // 30 s poll interval a polling node never pays a new handshake; nginx's default is 75 s.
+  std::chrono::milliseconds idle_timeout{90'000};
   // Buffered bodies: the whole body. Streamed bodies: each read from the socket.
   std::chrono::milliseconds body_timeout{60'000};
   // Each response write (each chunk of a streamed one).

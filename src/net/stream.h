@@ -2,9 +2,9 @@
 //
 // Beast's HTTP algorithms are templates over the stream type; instantiating them for each
 // transport in each translation unit made server.cc and client.cc the slowest files of the
-// build. Stream erases the transport behind four virtual operations, so the HTTP code is
-// instantiated once, and the TLS machinery (ssl_stream and its composed operations) is
-// compiled once, in stream.cc.
+// build. Stream erases the transport behind a few virtual operations, so the HTTP code is
+// instantiated once, and the TLS transport (OpenSSL on the socket, stream.cc) lives in one
+// file.
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -72,6 +72,15 @@ class Stream {
         token);
   }
 
+  // Completes when a read may find bytes, holding no read buffer meanwhile: how an idle
+  // keep-alive connection waits for its next request. TLS streams wait for the socket (or
+  // complete at once when OpenSSL holds received bytes); plain streams complete at once. The
+  // deadline applies as to a read.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return asio::async_initiate<Token, void(beast::error_code)>(
+        [this](auto handler) { WaitReadable(DoneHandler(std::move(handler))); }, token);
+  }
   // TLS handshake (server or client side); plain streams complete at once.
   template <class Token>
   auto async_handshake(bool server, Token&& token) {
@@ -103,6 +112,7 @@ class Stream {
  protected:
   virtual void ReadSome(asio::mutable_buffer buffer, IoHandler handler) = 0;
   virtual void WriteSome(WriteBuffers buffers, IoHandler handler) = 0;
+  virtual void WaitReadable(DoneHandler handler) = 0;
   virtual void Handshake(bool server, DoneHandler handler) = 0;
   virtual void Shutdown(DoneHandler handler) = 0;
 };

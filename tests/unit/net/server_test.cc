@@ -1110,6 +1110,26 @@ TEST_F(ServerTest, SlowClientsAreCutOff) {
   EXPECT_TRUE(kept.closed);
 }
 
+TEST_F(ServerTest, KeptAliveTlsConnectionsIdleUntilTheIdleTimeout) {
+  ServerOptions options = Options();
+  options.limits.header_timeout = 300ms;
+  options.limits.idle_timeout = 1500ms;
+  Start(std::move(options));
+  auto client = TlsClient();
+  // /whoami names the client's port: the same port is the same connection.
+  auto connection = [&] {
+    const std::string body =
+        Must(client->Request(Method::kGet, "/whoami", Token("good")), "whoami").body;
+    const std::size_t at = body.find(" port=");
+    return at == std::string::npos ? body : body.substr(at);
+  };
+  const std::string first = connection();
+  std::this_thread::sleep_for(800ms);  // past the header timeout, within the idle timeout
+  EXPECT_EQ(connection(), first);
+  std::this_thread::sleep_for(2500ms);  // past the idle timeout: the client connects anew
+  EXPECT_NE(connection(), first);
+}
+
 TEST_F(ServerTest, StreamedUploadOf50MiBIsHashedOnAWorkerThread) {
   Start(Options());
   GeneratedBody over_tls(50 * kMiB);
