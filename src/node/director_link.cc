@@ -281,6 +281,11 @@ struct DirectorLink::Impl {
   bool stopping = false;      // guarded by mu
   api::DesiredState desired;  // guarded by mu
   std::string etag;           // the link thread's alone
+  // The connection of the rounds so far, kept while the certificate it presents is the newest
+  // and no round has failed on it, so a node pays one TLS handshake, not one per round (the
+  // director keeps idle connections longer than a round takes). The link thread's alone.
+  std::unique_ptr<net::Client> client;
+  std::string client_certificate;  // the fingerprint of the certificate `client` presents
   // When to report, and the alerts each report carries; the link thread's alone.
   std::unique_ptr<alerts::ReportSender> reports;
 
@@ -289,6 +294,19 @@ struct DirectorLink::Impl {
     auto chain =
         FK_TRY(crypto::Certificate::BundleFromPem(FK_TRY(fs::ReadFile(CertFile(data_dir)))));
     return crypto::TlsIdentity{*key, std::move(chain)};
+  }
+
+  // The kept connection, or a new one when there is none or the certificate has changed.
+  // Its timeout outlasts the longest long poll a round asks for.
+  Result<net::Client*> Connection(const crypto::TlsIdentity& identity) {
+    const std::string fingerprint = identity.chain.front().Fingerprint();
+    if (!client || client_certificate != fingerprint) {
+      client.reset();
+      client =
+          FK_TRY(FleetClient(where, *ca, identity, options.poll_wait + std::chrono::seconds(30)));
+      client_certificate = fingerprint;
+    }
+    return client.get();
   }
 
   // Renews the certificate when less than a third of its lifetime is left; true when it did.
@@ -531,16 +549,16 @@ struct DirectorLink::Impl {
     const std::chrono::seconds wait = failures.empty()
                                           ? options.poll_wait
                                           : std::min(options.poll_wait, options.retry_failed_after);
-    auto client = FK_TRY(FleetClient(where, *ca, identity, wait + std::chrono::seconds(30)));
-    if (FK_TRY(RenewIfDue(*client, identity))) return {};  // the next round uses the new one
-    FK_TRY(Report(*client));
-    if (Status synced = SyncAppClients(*client); !synced) {
+    net::Client& client = *FK_TRY(Connection(identity));
+    if (FK_TRY(RenewIfDue(client, identity))) return {};  // the next round uses the new one
+    FK_TRY(Report(client));
+    if (Status synced = SyncAppClients(client); !synced) {
       log::Warn("director: apps' OAuth clients: {}", synced.error().message());
     }
     net::Headers headers;
     if (!etag.empty()) headers.Set("If-None-Match", etag);
     const std::string target = "/api/v1/node/desired?wait=" + std::to_string(wait.count());
-    const net::Response answer = FK_TRY(client->Request(net::Method::kGet, target, headers));
+    const net::Response answer = FK_TRY(client.Request(net::Method::kGet, target, headers));
     if (answer.status == 200) {
       FK_TRY(CheckDesiredSignature(answer, *ca));
       api::DesiredState state = FK_TRY(api::FromJsonText<api::DesiredState>(answer.body));
@@ -556,14 +574,14 @@ struct DirectorLink::Impl {
           log::Warn("director OAuth keys: {}", taken.error().message());
         }
       }
-      Reconcile(*client, state);
+      Reconcile(client, state);
     } else if (answer.status == 304) {
       if (failures.empty()) return {};
-      Reconcile(*client, this->desired_copy());
+      Reconcile(client, this->desired_copy());
     } else {
       return std::unexpected(net::ResponseError(answer));
     }
-    return Report(*client);
+    return Report(client);
   }
 
   api::DesiredState desired_copy() {
@@ -581,6 +599,7 @@ struct DirectorLink::Impl {
       std::unique_lock lock(mu);
       if (stopping) return;
       if (!round) {
+        client.reset();  // the next round starts on a new connection
         log::Warn("director {}: {}", where.host, round.error().message());
         wake.wait_for(lock, options.retry_delay, [this] { return stopping; });
         if (stopping) return;
