@@ -156,8 +156,8 @@ node_pem() {
 #   POST /api/v1/node/report   204
 # Like the director, it asks clients for a certificate and verifies one that is presented
 # against the fleet CA (ssl_verify_client optional): fogkeep-fleetsim's nodes connect with
-# mutual TLS, wrk without a certificate. Keep-alive connections idle for 30 s are closed, as
-# the director's header_timeout closes them. worker_connections is sized to CONNECTIONS with
+# mutual TLS, wrk without a certificate. Keep-alive connections idle for 90 s are closed, as
+# the director's idle_timeout closes them. worker_connections is sized to CONNECTIONS with
 # room: nginx allocates its connection table up front, and closes idle keep-alive connections
 # early when fewer than 1/16 of its slots are free. Sets NGINX_PID, NGINX_URL, NGINX_ETAG and
 # the sizes of its 200 and 304 answers, NGINX_200_BYTES and NGINX_304_BYTES.
@@ -179,7 +179,7 @@ http {
   access_log off;
   default_type application/json;
   keepalive_requests 100000000;
-  keepalive_timeout 30s;
+  keepalive_timeout 90s;
   etag on;
   client_body_temp_path $WORK/nginx/tmp/body;
   proxy_temp_path $WORK/nginx/tmp/proxy;

@@ -9,10 +9,11 @@
 # is not in it). Targets: < 10 % of one core and < 200 MiB.
 #
 # Connection modes (MODES), each measured on a freshly restarted director:
-#   keep-alive  a node keeps one connection and reuses it; when the director has closed it
-#               (idle longer than its 30 s header timeout) the node opens a new one
-#   close       a new connection, TLS handshake included, for every poll: what fogkeepd's
-#               director link does today (a new client per round)
+#   keep-alive  a node keeps one connection and reuses it, as fogkeepd's director link does;
+#               when the director has closed it (idle longer than its 90 s idle timeout) the
+#               node opens a new one
+#   close       a new connection, TLS handshake included, for every poll: nodes whose idle
+#               connections do not last (a NAT that drops them, a proxy that closes them)
 # Routine reports are left out (REPORT_INTERVAL=0: each node reports once at its start, in the
 # warm-up), so the figures are the cost of polling alone.
 #
@@ -20,7 +21,7 @@
 # for the director's node routes, a static file of the same size as a node's desired state
 # (its ETag answered 304) and 204 for reports, over TLS with the director's certificate,
 # cipher policy and client verification (mutual TLS against the fleet CA), idle keep-alive
-# connections closed after 30 s like the director's. The same fogkeep-fleetsim, with the same
+# connections closed after 90 s like the director's. The same fogkeep-fleetsim, with the same
 # identities, polls it: same nodes, rate, jitter, connection mode and TLS. What nginx does
 # not do is the director's per-request work: authenticating the node against the store and
 # routing the request through its worker pool. nginx's figures are its master plus worker.
