@@ -178,6 +178,9 @@ struct TlsCore {
   }
 
   static beast::error_code SslError(unsigned long e) {
+    // A failure OpenSSL did not explain must still fail: a read that "succeeded" with no
+    // bytes would be retried forever.
+    if (e == 0) return asio::ssl::error::unspecified_system_error;
     // A TCP end without close_notify: Asio's name for it, which callers already know.
     if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
       return asio::ssl::error::stream_truncated;
