@@ -11,7 +11,7 @@ namespace fogkeep::sql {
 
 class StatementCache {
  public:
-  StatementCache() = default;
+  explicit StatementCache(std::size_t capacity) : capacity_(capacity) {}
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
   ~StatementCache() {
@@ -32,14 +32,13 @@ class StatementCache {
   void Return(sqlite3_stmt* stmt) {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
-    if (idle_.size() >= kMaxIdle || !idle_.emplace(sqlite3_sql(stmt), stmt).second) {
+    if (idle_.size() >= capacity_ || !idle_.emplace(sqlite3_sql(stmt), stmt).second) {
       sqlite3_finalize(stmt);
     }
   }
 
  private:
-  // More distinct statements than any fogkeep store uses.
-  static constexpr std::size_t kMaxIdle = 256;
+  const std::size_t capacity_;
   std::map<std::string, sqlite3_stmt*, std::less<>> idle_;
 };
 
@@ -137,12 +136,12 @@ Status Statement::Reset() {
   return {};
 }
 
-Result<Database> Database::Open(const std::string& path) {
+Result<Database> Database::Open(const std::string& path, std::size_t kept_statements) {
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Database db(raw);
+  Database db(raw, kept_statements);
   if (rc != SQLITE_OK) {
     return Fail(ErrorCode::kUnavailable,
                 "open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
@@ -154,7 +153,8 @@ Result<Database> Database::Open(const std::string& path) {
   return db;
 }
 
-Database::Database(sqlite3* db) : db_(db), cache_(std::make_unique<StatementCache>()) {}
+Database::Database(sqlite3* db, std::size_t kept_statements)
+    : db_(db), cache_(std::make_unique<StatementCache>(kept_statements)) {}
 
 Database::Database(Database&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {}

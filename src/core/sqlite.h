@@ -61,18 +61,20 @@ class Statement {
 class Database {
  public:
   // Opens (creating) the database file with WAL and synchronous=FULL, a busy timeout, and
-  // foreign keys on. ":memory:" works for tests.
-  static Result<Database> Open(const std::string& path);
+  // foreign keys on. ":memory:" works for tests. Up to `kept_statements` prepared statements
+  // are kept for reuse (Prepare): worth their few KiB each for a store that answers many
+  // requests a second (the director's), not for the small stores a node opens per app.
+  static Result<Database> Open(const std::string& path, std::size_t kept_statements = 0);
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;
   ~Database();
 
   // Runs one or more statements without results (schema, pragmas).
   Status Exec(std::string_view sql);
-  // One statement. Prepared statements are kept, by their SQL text, for the next Prepare of
-  // the same text (parsing and planning cost more than most of fogkeep's queries): a
-  // Statement goes back, reset and unbound, when it is destroyed. Statements must not
-  // outlive their Database.
+  // One statement. With kept statements (Open), prepared ones are kept by their SQL text for
+  // the next Prepare of the same text (parsing and planning cost more than most of fogkeep's
+  // queries): a Statement goes back, reset and unbound, when it is destroyed. Statements
+  // must not outlive their Database.
   Result<Statement> Prepare(std::string_view sql);
   // Prepare + Bind + Step to completion; returns the number of changed rows.
   Result<int> Run(std::string_view sql, const std::vector<Value>& params = {});
@@ -84,7 +86,7 @@ class Database {
   Status Rollback();
 
  private:
-  explicit Database(sqlite3* db);
+  Database(sqlite3* db, std::size_t kept_statements);
   Error LastError(std::string_view what) const;
   void Close();
   // A transaction control statement, through the kept statements like any other.

@@ -99,7 +99,8 @@ class SqliteDb final : public SqlDb {
 }  // namespace
 
 Result<std::unique_ptr<SqlDb>> OpenSqliteDb(const std::string& path) {
-  auto db = FK_TRY(sql::Database::Open(path));
+  // Every node request runs a few statements: keep them prepared (more than the store has).
+  auto db = FK_TRY(sql::Database::Open(path, /*kept_statements=*/256));
   return std::unique_ptr<SqlDb>(std::make_unique<SqliteDb>(std::move(db)));
 }
 

@@ -278,7 +278,8 @@ class SqliteAppStore final : public AppStore {
 }  // namespace
 
 Result<std::unique_ptr<AppStore>> OpenSqliteAppStore(const std::string& path) {
-  auto db = FK_TRY_CTX(sql::Database::Open(path), "open " + path);
+  // The app queries answer every API read, and parsing their SQL cost more than running it.
+  auto db = FK_TRY_CTX(sql::Database::Open(path, /*kept_statements=*/16), "open " + path);
   auto store = std::make_unique<SqliteAppStore>(std::move(db));
   FK_TRY_CTX(store->Init(), "schema of " + path);
   return std::unique_ptr<AppStore>(std::move(store));

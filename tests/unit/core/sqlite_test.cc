@@ -42,7 +42,7 @@ TEST(SqliteTest, PersistsCommittedAndDropsRolledBack) {
 // Statements are kept by their text and come back reset, unbound and usable however the
 // last user left them.
 TEST(SqliteTest, KeptStatementsComeBackResetAndSurviveSchemaChanges) {
-  auto db = Database::Open(":memory:");
+  auto db = Database::Open(":memory:", /*kept_statements=*/8);
   ASSERT_TRUE(db);
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
   for (std::int64_t k = 1; k <= 3; ++k) {
