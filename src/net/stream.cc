@@ -207,7 +207,9 @@ struct TlsCore {
     const void* data = first.data();
     std::size_t size = first.size();
     if (first.size() < kRecordBytes && buffers[1].size() > 0) {
-      gathered.reserve(kRecordBytes);
+      std::size_t total = 0;
+      for (const asio::const_buffer& b : buffers) total += b.size();
+      gathered.reserve(std::min(total, kRecordBytes));
       for (const asio::const_buffer& b : buffers) {
         const std::size_t take = std::min(b.size(), kRecordBytes - gathered.size());
         const char* bytes = static_cast<const char*>(b.data());

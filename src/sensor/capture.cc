@@ -10,7 +10,9 @@
 namespace fogkeep::sensor {
 namespace {
 
-// A live read returns at least this often, so idle flows expire on a quiet link.
+// The kernel hands over a ring block at most this long after its first packet (the read
+// timeout), and a quiet live capture calls its idle handler this often, so idle flows expire
+// on a quiet link.
 constexpr int kReadTimeoutMs = 1000;
 // A live capture waits for packets this long at a time.
 constexpr int kPollSliceMs = 100;
