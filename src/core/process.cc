@@ -1,6 +1,7 @@
 #include "core/process.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -371,6 +372,8 @@ std::size_t RaiseDescriptorLimit() {
   }
   return limit.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(limit.rlim_cur);
 }
+
+void ReturnFreeHeap() { (void)::malloc_trim(0); }
 
 sigset_t BlockStopSignals() {
   sigset_t set;

@@ -101,6 +101,13 @@ Result<pid_t> SpawnDetached(const SpawnOptions& options);
 // that hold a socket per peer. Returns the soft limit now in force (SIZE_MAX for unlimited).
 std::size_t RaiseDescriptorLimit();
 
+// Gives the free pages of the heap back to the system (glibc's malloc_trim). For daemons once
+// they have started: opening an audit log checks it in memory, which for a log of a few MiB
+// takes several times its size for a moment, and glibc keeps most of what that frees (after a
+// large free it raises its trim threshold), so the daemon would carry its start's peak for as
+// long as it runs.
+void ReturnFreeHeap();
+
 // For daemons that wait for SIGTERM and SIGINT with sigwait: blocks both in the calling thread
 // (threads it starts afterwards inherit the mask) and ignores SIGPIPE. Returns the blocked set.
 sigset_t BlockStopSignals();

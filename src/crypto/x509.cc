@@ -485,7 +485,9 @@ Result<Certificate> IssueCertificate(const PublicKey& subject_key, const IssueOp
     FK_TRY(AddConfExtension(cert.get(), &ctx, NID_basic_constraints, constraints));
     FK_TRY(AddConfExtension(cert.get(), &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"));
   } else {
-    FK_TRY(AddConfExtension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
+    if (!options.compact) {
+      FK_TRY(AddConfExtension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
+    }
     FK_TRY(AddConfExtension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
   }
   if (!options.extended_key_usages.empty()) {
@@ -498,7 +500,9 @@ Result<Certificate> IssueCertificate(const PublicKey& subject_key, const IssueOp
   }
   FK_TRY(AddSubjectAltNames(cert.get(), options));
   // The subject key identifier goes first: a self-signed certificate's AKI copies it.
-  FK_TRY(AddConfExtension(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
+  if (options.is_ca || !options.compact) {
+    FK_TRY(AddConfExtension(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
+  }
   FK_TRY(AddConfExtension(cert.get(), &ctx, NID_authority_key_identifier,
                           AuthorityKeyIdValue(issuer_cert)));
 

@@ -76,12 +76,18 @@ struct IssueOptions {
   std::vector<std::string> ip_addresses;
   std::optional<TimePoint> not_before;  // overrides backdate (tests make expired certs)
   std::optional<TimePoint> not_after;   // overrides lifetime
+  // Leaves only: leave out basicConstraints CA:FALSE (its absence says the same, RFC 5280
+  // section 4.2.1.9) and the subjectKeyIdentifier (chain building uses a CA's, never a
+  // leaf's). For certificates a server holds by the thousand: a peer keeps each extension of
+  // the certificate, parsed, for as long as it is connected.
+  bool compact = false;
 };
 
 // Issues a certificate for `subject_key`, signed by `issuer_key`. When `issuer` is null the
 // certificate is self-signed (issuer_key must then be the subject's key). Serial numbers are
 // 128-bit random. CAs get basicConstraints CA:TRUE and keyCertSign|cRLSign; leaves get
-// digitalSignature and the requested EKUs.
+// basicConstraints CA:FALSE (unless compact), digitalSignature and the requested EKUs. All get
+// an authorityKeyIdentifier and, but for compact leaves, a subjectKeyIdentifier.
 Result<Certificate> IssueCertificate(const PublicKey& subject_key, const IssueOptions& options,
                                      const Certificate* issuer, const PrivateKey& issuer_key);
 

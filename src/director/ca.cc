@@ -172,9 +172,13 @@ Result<crypto::Certificate> FleetCa::IssueNodeCertificate(const crypto::Certific
   // nothing.
   FK_TRY(csr.VerifySignature());
   FK_TRY(CheckName("device id", device_id, /*allow_space=*/false));
+  // The director holds the certificate of every node connected to it: the node's is compact,
+  // its subject the device id alone.
   crypto::IssueOptions options;
   options.common_name = std::string(device_id);
+  options.organization.clear();
   options.extended_key_usages = {crypto::ExtendedKeyUsage::kClientAuth};
+  options.compact = true;
   return FK_TRY_CTX(IssueLeaf(csr.Key(), std::move(options), lifetime, kMaxNodeLifetime),
                     "node certificate for " + std::string(device_id));
 }

@@ -385,6 +385,7 @@ int Serve(const DirectorConfig& config) {
 
   auto driver = std::make_unique<RolloutDriver>(*store, services.rollouts, services.generations,
                                                 services.oauth);
+  process::ReturnFreeHeap();
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

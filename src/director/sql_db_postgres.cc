@@ -11,8 +11,6 @@
 // Parameters go out with explicit types: integers as int8 text, text as text, blobs as bytea in
 // binary format (so every byte value, NUL included, passes unchanged). Results come back in
 // text format; bytea columns are decoded from their escaped text form.
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -28,6 +26,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "director/libpq.h"
 #include "director/sql_db.h"
 
 namespace fogkeep::director {
@@ -51,6 +50,9 @@ constexpr std::int64_t kSchemaLockKey = 0x666f676b65657001;
 // parameter lengths.
 constexpr std::size_t kMaxBlobSize = (std::size_t{1} << 30) - 1;
 
+// libpq's functions; OpenPostgresDb loads them before anything here runs.
+const libpq::Functions& Pq() { return libpq::Loaded(); }
+
 std::string TrimMessage(const char* message) {
   std::string text = message != nullptr ? message : "";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
@@ -58,7 +60,7 @@ std::string TrimMessage(const char* message) {
 }
 
 struct ResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { Pq().PQclear(result); }
 };
 using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -93,13 +95,14 @@ struct Failure {
 };
 
 Failure Classify(PGconn* conn, const PGresult* result, std::string_view what) {
-  const bool lost = PQstatus(conn) != CONNECTION_OK;
-  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const bool lost = Pq().PQstatus(conn) != CONNECTION_OK;
+  const char* sqlstate =
+      result != nullptr ? Pq().PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const char* primary =
-      result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      result != nullptr ? Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string message =
       std::string(what) + ": " +
-      (primary != nullptr ? TrimMessage(primary) : TrimMessage(PQerrorMessage(conn)));
+      (primary != nullptr ? TrimMessage(primary) : TrimMessage(Pq().PQerrorMessage(conn)));
   if (lost) {
     return {Error(ErrorCode::kUnavailable, "PostgreSQL connection lost: " + message), false, true};
   }
@@ -173,32 +176,33 @@ class PostgresRow final : public SqlRow {
  public:
   PostgresRow(const PGresult* result, int row) : result_(result), row_(row) {}
 
-  bool IsNull(int column) const override { return PQgetisnull(result_, row_, column) == 1; }
+  bool IsNull(int column) const override { return Pq().PQgetisnull(result_, row_, column) == 1; }
 
   std::string Text(int column) const override {
-    const char* value = PQgetvalue(result_, row_, column);
-    if (PQftype(result_, column) != kByteaOid) {
-      return std::string(value, static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+    const char* value = Pq().PQgetvalue(result_, row_, column);
+    if (Pq().PQftype(result_, column) != kByteaOid) {
+      return std::string(value, static_cast<std::size_t>(Pq().PQgetlength(result_, row_, column)));
     }
     std::size_t size = 0;
-    unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(value), &size);
+    unsigned char* bytes =
+        Pq().PQunescapeBytea(reinterpret_cast<const unsigned char*>(value), &size);
     if (bytes == nullptr) {
       log::Error("director store: out of memory decoding a bytea column");
       std::abort();
     }
     std::string out(reinterpret_cast<const char*>(bytes), size);
-    PQfreemem(bytes);
+    Pq().PQfreemem(bytes);
     return out;
   }
 
   std::int64_t Int(int column) const override {
-    const char* value = PQgetvalue(result_, row_, column);
-    const char* end = value + PQgetlength(result_, row_, column);
+    const char* value = Pq().PQgetvalue(result_, row_, column);
+    const char* end = value + Pq().PQgetlength(result_, row_, column);
     std::int64_t out = 0;
     auto [ptr, ec] = std::from_chars(value, end, out);
     if (ec != std::errc() || ptr != end) {
       log::Error("director store: column {} holds \"{}\", not an integer (schema mismatch)",
-                 PQfname(result_, column), std::string_view(value, end - value));
+                 Pq().PQfname(result_, column), std::string_view(value, end - value));
       std::abort();
     }
     return out;
@@ -215,7 +219,7 @@ class PostgresTx final : public SqlTx {
 
   Result<std::int64_t> Exec(std::string_view sql, const SqlParams& params) override {
     PgResult result = FK_TRY(Run(sql, params));
-    const char* tuples = PQcmdTuples(result.get());
+    const char* tuples = Pq().PQcmdTuples(result.get());
     std::int64_t changed = 0;
     std::from_chars(tuples, tuples + std::strlen(tuples), changed);  // "" for other commands
     return changed;
@@ -223,15 +227,15 @@ class PostgresTx final : public SqlTx {
 
   Status Query(std::string_view sql, const SqlParams& params, const RowReader& each_row) override {
     PgResult result = FK_TRY(Run(sql, params));
-    const int rows = PQntuples(result.get());
+    const int rows = Pq().PQntuples(result.get());
     for (int i = 0; i < rows; ++i) FK_TRY(each_row(PostgresRow(result.get(), i)));
     return {};
   }
 
   Status ExecScript(std::string_view sql) override {
-    PgResult result(PQexec(conn_, std::string(sql).c_str()));
+    PgResult result(Pq().PQexec(conn_, std::string(sql).c_str()));
     const ExecStatusType status =
-        result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+        result != nullptr ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       return Fail(Record(Classify(conn_, result.get(), "schema")));
     }
@@ -254,10 +258,10 @@ class PostgresTx final : public SqlTx {
     }
     const std::string text = NumberPlaceholders(sql);
     const PgParams pg(params);
-    PgResult result(PQexecParams(conn_, text.c_str(), pg.size(), pg.types(), pg.values(),
-                                 pg.lengths(), pg.formats(), /*resultFormat=*/0));
+    PgResult result(Pq().PQexecParams(conn_, text.c_str(), pg.size(), pg.types(), pg.values(),
+                                      pg.lengths(), pg.formats(), /*resultFormat=*/0));
     const ExecStatusType status =
-        result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+        result != nullptr ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       return Fail(Record(Classify(conn_, result.get(), "postgres")));
     }
@@ -302,7 +306,7 @@ class ConnectionPool {
 
   // Every lease must have been returned.
   ~ConnectionPool() {
-    for (PGconn* conn : idle_) PQfinish(conn);
+    for (PGconn* conn : idle_) Pq().PQfinish(conn);
   }
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -332,19 +336,19 @@ class ConnectionPool {
 
  private:
   Result<PGconn*> Connect() {
-    PGconn* conn = PQconnectdb(conninfo_.c_str());
+    PGconn* conn = Pq().PQconnectdb(conninfo_.c_str());
     if (conn == nullptr)
       return Fail(ErrorCode::kUnavailable, "connect to PostgreSQL: out of memory");
-    if (PQstatus(conn) != CONNECTION_OK) {
+    if (Pq().PQstatus(conn) != CONNECTION_OK) {
       // The message names host and port, never the password of the connection string.
-      std::string message = TrimMessage(PQerrorMessage(conn));
-      PQfinish(conn);
+      std::string message = TrimMessage(Pq().PQerrorMessage(conn));
+      Pq().PQfinish(conn);
       return Fail(ErrorCode::kUnavailable, "connect to PostgreSQL: " + message);
     }
-    PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
-    if (PQsetClientEncoding(conn, "UTF8") != 0) {
-      std::string message = TrimMessage(PQerrorMessage(conn));
-      PQfinish(conn);
+    Pq().PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+    if (Pq().PQsetClientEncoding(conn, "UTF8") != 0) {
+      std::string message = TrimMessage(Pq().PQerrorMessage(conn));
+      Pq().PQfinish(conn);
       return Fail(ErrorCode::kUnavailable, "PostgreSQL client encoding UTF8: " + message);
     }
     return conn;
@@ -352,8 +356,8 @@ class ConnectionPool {
 
   void Return(PGconn* conn) {
     const bool reusable =
-        PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
-    if (!reusable) PQfinish(conn);
+        Pq().PQstatus(conn) == CONNECTION_OK && Pq().PQtransactionStatus(conn) == PQTRANS_IDLE;
+    if (!reusable) Pq().PQfinish(conn);
     std::lock_guard lock(mu_);
     if (reusable) {
       idle_.push_back(conn);
@@ -429,8 +433,8 @@ class PostgresDb final : public SqlDb {
  private:
   static Attempt RunOnce(PGconn* conn, const char* begin, const std::string& first,
                          const std::function<Status(SqlTx&)>& body) {
-    PgResult begun(PQexec(conn, begin));
-    if (begun == nullptr || PQresultStatus(begun.get()) != PGRES_COMMAND_OK) {
+    PgResult begun(Pq().PQexec(conn, begin));
+    if (begun == nullptr || Pq().PQresultStatus(begun.get()) != PGRES_COMMAND_OK) {
       Failure failure = Classify(conn, begun.get(), "begin transaction");
       return {Fail(std::move(failure.error)), false, failure.connection_lost};
     }
@@ -438,11 +442,11 @@ class PostgresDb final : public SqlDb {
     Status status = first.empty() ? Status() : tx.ExecScript(first);
     if (status) status = body(tx);
     if (!status) {
-      if (PQstatus(conn) == CONNECTION_OK) PQclear(PQexec(conn, "ROLLBACK"));
+      if (Pq().PQstatus(conn) == CONNECTION_OK) Pq().PQclear(Pq().PQexec(conn, "ROLLBACK"));
       return {std::move(status), tx.retryable(), false};
     }
-    PgResult committed(PQexec(conn, "COMMIT"));
-    if (committed == nullptr || PQresultStatus(committed.get()) != PGRES_COMMAND_OK) {
+    PgResult committed(Pq().PQexec(conn, "COMMIT"));
+    if (committed == nullptr || Pq().PQresultStatus(committed.get()) != PGRES_COMMAND_OK) {
       Failure failure = Classify(conn, committed.get(), "commit");
       if (failure.connection_lost) {
         // The server may or may not have committed before the connection went.
@@ -451,7 +455,7 @@ class PostgresDb final : public SqlDb {
       return {Fail(std::move(failure.error)), failure.retryable, false};
     }
     // COMMIT of a transaction that an ignored error aborted answers ROLLBACK.
-    if (std::strcmp(PQcmdStatus(committed.get()), "COMMIT") != 0) {
+    if (std::strcmp(Pq().PQcmdStatus(committed.get()), "COMMIT") != 0) {
       return {Fail(ErrorCode::kInternal, "transaction was rolled back by an earlier error"), false,
               false};
     }
@@ -476,14 +480,15 @@ Result<std::unique_ptr<SqlDb>> OpenPostgresDb(const std::string& conninfo, int c
   if (connections < 1) {
     return Fail(ErrorCode::kInvalidInput, "PostgreSQL pool size must be at least 1");
   }
+  FK_TRY(libpq::Load());
   char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+  PQconninfoOption* options = Pq().PQconninfoParse(conninfo.c_str(), &parse_error);
   if (options == nullptr) {
     std::string message = parse_error != nullptr ? TrimMessage(parse_error) : "out of memory";
-    PQfreemem(parse_error);
+    Pq().PQfreemem(parse_error);
     return Fail(ErrorCode::kInvalidInput, "PostgreSQL connection string: " + message);
   }
-  PQconninfoFree(options);
+  Pq().PQconninfoFree(options);
   auto db = std::make_unique<PostgresDb>(conninfo, connections);
   FK_TRY(db->Check());
   return std::unique_ptr<SqlDb>(std::move(db));

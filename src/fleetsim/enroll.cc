@@ -101,7 +101,7 @@ asio::awaitable<Result<NodeIdentity>> EnrollOne(EnrollRun& run, HttpsConnection&
   Result<std::string> token = co_await CreateEnrollmentToken(run, connection);
   if (!token) co_return std::unexpected(std::move(token).error());
 
-  Result<crypto::PrivateKey> key = crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256);
+  Result<crypto::PrivateKey> key = crypto::PrivateKey::Generate(api::est::kNodeFileKeyType);
   if (!key) co_return std::unexpected(std::move(key).error());
   const std::string name = run.options.name_prefix + "-" + std::to_string(index);
   Result<crypto::CertificateRequest> csr = crypto::CertificateRequest::Create(*key, name);

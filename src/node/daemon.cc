@@ -357,6 +357,7 @@ int Serve(const DaemonConfig& config) {
     std::cout << "fogkeepd: reporting to the director of " << config.data_dir << "/director\n";
     std::cout.flush();
   }
+  process::ReturnFreeHeap();
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

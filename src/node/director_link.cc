@@ -51,7 +51,7 @@ Result<crypto::PrivateKey> MakeNodeKey(const std::string& data_dir, std::string_
     FK_TRY(fs::WriteFileAtomic(KeyFile(data_dir), tpm.pem(), 0600));
     return tpm.SigningKey();
   }
-  crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(crypto::KeyType::kEcdsaP256));
+  crypto::PrivateKey key = FK_TRY(crypto::PrivateKey::Generate(api::est::kNodeFileKeyType));
   FK_TRY(key.Save(KeyFile(data_dir)));
   return key;
 }

@@ -6,10 +6,11 @@
 //      the SHA-256 fingerprint the operator gave (`--ca-fingerprint`, printed by the director)
 //      or equal the certificate of `--ca-file`. From here on the director's certificate must
 //      chain to that CA and carry the host name of the URL.
-//   2. A new node key (EC P-256) and a CSR with the node's name as a hint; POST /simpleenroll
-//      with "Authorization: Bearer <token>". The key is a file (data-dir/director/node.key,
-//      0600) or, with `director: key: tpm`, made inside the TPM 2.0: node.key then holds only
-//      its TSS2 PRIVATE KEY PEM (0600), which no other TPM can use.
+//   2. A new node key and a CSR with the node's name as a hint; POST /simpleenroll with
+//      "Authorization: Bearer <token>". The key is an Ed25519 file (data-dir/director/node.key,
+//      0600; api::est::kNodeFileKeyType says why) or, with `director: key: tpm`, a P-256 key
+//      made inside the TPM 2.0: node.key then holds only its TSS2 PRIVATE KEY PEM (0600),
+//      which no other TPM can use.
 //   3. The issued certificate must certify our key and chain to the CA. Then node.pem, ca.pem
 //      and director.url are written, each atomically, the URL last: a node is enrolled exactly
 //      when director.url exists.

@@ -153,6 +153,43 @@ TEST(IssueCertificateTest, AuthorityKeyIdentifierIsTheIssuerSubjectKeyIdentifier
   EXPECT_NE(extension(leaf.cert, "subjectKeyIdentifier"), root_ski);
 }
 
+// A compact leaf (what the fleet CA gives nodes) has keyUsage, extendedKeyUsage and the
+// authorityKeyIdentifier alone. It is still no CA, and it verifies strictly, with TrustStore
+// and with the OpenSSL CLI.
+TEST(IssueCertificateTest, CompactLeafLeavesOutBasicConstraintsAndItsKeyIdentifier) {
+  Issued root = MakeRoot(CaOptions("root"), CachedKey(KeyType::kEcdsaP256));
+  IssueOptions options;
+  options.common_name = "dev-1";
+  options.organization.clear();
+  options.extended_key_usages = {ExtendedKeyUsage::kClientAuth};
+  options.compact = true;
+  Issued leaf = MakeIssued(root, options, CachedKey(KeyType::kEd25519));
+  EXPECT_FALSE(leaf.cert.IsCa());
+  EXPECT_EQ(leaf.cert.Subject(), "CN=dev-1");
+  TrustStore trust;
+  trust.AddAnchor(root.cert);
+  Status verified = trust.Verify(leaf.cert, {}, ExtendedKeyUsage::kClientAuth);
+  EXPECT_TRUE(verified) << verified.error().message();
+  EXPECT_FALSE(trust.Verify(leaf.cert, {}, ExtendedKeyUsage::kCodeSigning));
+
+  if (!test::HaveOpensslCli()) GTEST_SKIP() << "openssl CLI not installed";
+  testing::TempDir dir;
+  WriteFile(dir / "root.pem", root.cert.ToPem());
+  WriteFile(dir / "leaf.pem", leaf.cert.ToPem());
+  auto text = RunCommand("openssl x509 -noout -text -in " + Quote(dir / "leaf.pem"));
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  for (const char* expected : {"X509v3 Key Usage: critical", "TLS Web Client Authentication",
+                               "X509v3 Authority Key Identifier"}) {
+    EXPECT_NE(text.output.find(expected), std::string::npos) << expected << "\n" << text.output;
+  }
+  for (const char* absent : {"Basic Constraints", "Subject Key Identifier"}) {
+    EXPECT_EQ(text.output.find(absent), std::string::npos) << absent << "\n" << text.output;
+  }
+  auto cli = RunCommand("openssl verify -x509_strict -purpose sslclient -CAfile " +
+                        Quote(dir / "root.pem") + " " + Quote(dir / "leaf.pem"));
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+}
+
 TEST(IssueCertificateTest, CaPathLengthAndValidityOverrides) {
   const PrivateKey& key = CachedKey(KeyType::kEcdsaP256);
   IssueOptions options = CaOptions("constrained");

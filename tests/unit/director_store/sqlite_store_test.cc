@@ -1,5 +1,7 @@
 // The FleetStore and OAuthStore conformance suites on SQLite: a database file in a fresh
 // directory per test.
+#include <dlfcn.h>
+
 #include <memory>
 #include <string>
 
@@ -60,6 +62,27 @@ TEST(SqliteFleetStoreTest, UnopenablePathIsUnavailable) {
   auto store = OpenSqliteStore(dir.path() + "/missing/director.db");
   ASSERT_TRUE(FailsWith(store, ErrorCode::kUnavailable));
   EXPECT_NE(store.error().message().find("missing"), std::string::npos) << store.error().message();
+}
+
+// A director on the embedded store never loads libpq and what it brings along
+// (director/libpq.h); opening a PostgreSQL store loads it, even when the server is unreachable.
+TEST(SqliteFleetStoreTest, LibpqIsLoadedOnlyWhenAPostgresStoreIsOpened) {
+  const auto loaded = [] {
+    void* handle = ::dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD);
+    if (handle != nullptr) ::dlclose(handle);
+    return handle != nullptr;
+  };
+  auto store = OpenSqliteStore(":memory:");
+  ASSERT_TRUE(Ok(store));
+  ASSERT_TRUE(Ok((*store)->InsertDevice(MakeDevice("dev-1"))));
+  EXPECT_FALSE(loaded());
+
+  fogkeep::testing::TempDir dir;
+  auto postgres = OpenPostgresStore("host=" + dir.path() + " port=1 connect_timeout=2", 1);
+  ASSERT_TRUE(FailsWith(postgres, ErrorCode::kUnavailable));
+  EXPECT_NE(postgres.error().message().find("connect to PostgreSQL"), std::string::npos)
+      << postgres.error().message();
+  EXPECT_TRUE(loaded());
 }
 
 }  // namespace
