@@ -11,22 +11,24 @@ namespace fogkeep::director {
 Result<net::Principal> DeviceAuthenticator::Authenticate(const net::Request& request) {
   if (!request.peer.certificate) return people_->Authenticate(request);
   const net::ClientCertificate& cert = *request.peer.certificate;
-  const std::optional<Device> device = FK_TRY(store_->FindDevice(cert.common_name));
+  const std::optional<DeviceCredential> device =
+      FK_TRY(store_->FindDeviceCredential(cert.common_name));
   if (!device || device->status != DeviceStatus::kEnrolled ||
       device->cert_fingerprint != cert.fingerprint) {
     return Fail(ErrorCode::kUnauthenticated,
                 "client certificate " + cert.subject + " is not a current device certificate");
   }
-  NoteSeen(*device);
-  return net::Principal{.id = device->id, .mechanism = std::string(kMechanismMtls), .roles = {}};
+  NoteSeen(cert.common_name, device->last_seen);
+  return net::Principal{
+      .id = cert.common_name, .mechanism = std::string(kMechanismMtls), .roles = {}};
 }
 
-void DeviceAuthenticator::NoteSeen(const Device& device) {
+void DeviceAuthenticator::NoteSeen(const std::string& device_id, std::int64_t last_seen) {
   const std::int64_t now = clock_();
   std::vector<std::pair<std::string, std::int64_t>> batch;
   {
     std::lock_guard lock(mu_);
-    if (now - device.last_seen >= kLastSeenStep.count()) unwritten_[device.id] = now;
+    if (now - last_seen >= kLastSeenStep.count()) unwritten_[device_id] = now;
     if (unwritten_.empty() || now - flushed_at_ < kLastSeenFlushEvery.count()) return;
     flushed_at_ = now;
     batch.assign(unwritten_.begin(), unwritten_.end());

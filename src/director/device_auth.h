@@ -51,7 +51,8 @@ class DeviceAuthenticator : public net::Authenticator {
   static constexpr std::chrono::seconds kLastSeenFlushEvery{5};
 
  private:
-  void NoteSeen(const Device& device);
+  // Notes a check-in of `device_id`, whose stored last_seen is `last_seen`.
+  void NoteSeen(const std::string& device_id, std::int64_t last_seen);
 
   const std::shared_ptr<FleetStore> store_;
   const std::shared_ptr<net::Authenticator> people_;

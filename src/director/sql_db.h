@@ -87,6 +87,13 @@ class SqlDb {
   // back into this SqlDb (a back-end may hold its only connection, or a lock, meanwhile).
   virtual Status InTransaction(TxKind kind, const std::function<Status(SqlTx&)>& body) = 0;
 
+  // Runs one read-only statement (a SELECT) outside any transaction, passing each row to
+  // `each_row` as SqlTx::Query does: one statement sees one consistent snapshot by itself. For
+  // the reads every request makes: on PostgreSQL this is one round trip where a transaction
+  // takes three. A back-end may run the statement again when it found its connection lost.
+  virtual Status QueryOnce(std::string_view sql, const SqlParams& params,
+                           const RowReader& each_row) = 0;
+
   // Runs `body` in a transaction that no other process sharing the database runs at the same
   // time (schema creation and migration). Runs `body` once.
   virtual Status InSchemaTransaction(const std::function<Status(SqlTx&)>& body) = 0;

@@ -421,6 +421,22 @@ class PostgresDb final : public SqlDb {
     }
   }
 
+  Status QueryOnce(std::string_view sql, const SqlParams& params,
+                   const RowReader& each_row) override {
+    // Rows reach `each_row` only once the whole result has arrived, so a statement that found
+    // its connection lost (an idle one the server closed) has passed nothing on and, reading
+    // only, can be run again on another; after every idle one has been tried a new one is made.
+    for (int lost_connections = 0;; ++lost_connections) {
+      auto lease = FK_TRY(pool_.Acquire());
+      PostgresTx tx(lease.get());
+      Status status = tx.Query(sql, params, each_row);
+      if (status || Pq().PQstatus(lease.get()) == CONNECTION_OK ||
+          lost_connections == pool_.capacity()) {
+        return status;
+      }
+    }
+  }
+
   Status InSchemaTransaction(const std::function<Status(SqlTx&)>& body) override {
     auto lease = FK_TRY(pool_.Acquire());
     // READ COMMITTED, so that statements after the lock see what the replica that held it

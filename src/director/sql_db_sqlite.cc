@@ -77,6 +77,12 @@ class SqliteDb final : public SqlDb {
     return RunLocked(kind == TxKind::kRead ? "BEGIN" : "BEGIN IMMEDIATE", body);
   }
 
+  Status QueryOnce(std::string_view sql, const SqlParams& params,
+                   const RowReader& each_row) override {
+    std::lock_guard lock(mu_);
+    return SqliteTx(db_).Query(sql, params, each_row);
+  }
+
   Status InSchemaTransaction(const std::function<Status(SqlTx&)>& body) override {
     std::lock_guard lock(mu_);
     return RunLocked("BEGIN IMMEDIATE", body);

@@ -71,6 +71,13 @@ Status SqlStore::Read(std::string_view what, const std::function<Status(SqlTx&)>
   return RunTx(*db_, TxKind::kRead, what, body);
 }
 
+Status SqlStore::QueryOnce(std::string_view what, std::string_view sql, const SqlParams& params,
+                           const RowReader& each_row) const {
+  Status status = db_->QueryOnce(sql, params, each_row);
+  if (!status) return Fail(std::move(status).error().With(what));
+  return {};
+}
+
 std::string Sql(std::string_view head, std::string_view columns, std::string_view tail) {
   std::string out;
   out.reserve(head.size() + columns.size() + tail.size());

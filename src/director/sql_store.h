@@ -45,6 +45,9 @@ class SqlStore {
   // Runs `body` in one kWrite / kRead transaction, adding `what` to its error.
   Status Write(std::string_view what, const std::function<Status(SqlTx&)>& body) const;
   Status Read(std::string_view what, const std::function<Status(SqlTx&)>& body) const;
+  // SqlDb::QueryOnce, adding `what` to its error.
+  Status QueryOnce(std::string_view what, std::string_view sql, const SqlParams& params,
+                   const RowReader& each_row) const;
 
  private:
   const std::shared_ptr<SqlDb> db_;

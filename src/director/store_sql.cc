@@ -174,18 +174,18 @@ std::string_view DeviceStatusName(DeviceStatus status) {
   return status == DeviceStatus::kDecommissioned ? "decommissioned" : "enrolled";
 }
 
+Result<DeviceStatus> ReadDeviceStatus(std::string_view id, const std::string& status) {
+  if (status == "enrolled") return DeviceStatus::kEnrolled;
+  if (status == "decommissioned") return DeviceStatus::kDecommissioned;
+  return Fail(ErrorCode::kInternal,
+              "device " + std::string(id) + " has unknown status \"" + status + "\"");
+}
+
 Result<Device> ReadDevice(const SqlRow& row) {
   Device d;
   d.id = row.Text(0);
   d.name = row.Text(1);
-  const std::string status = row.Text(2);
-  if (status == "enrolled") {
-    d.status = DeviceStatus::kEnrolled;
-  } else if (status == "decommissioned") {
-    d.status = DeviceStatus::kDecommissioned;
-  } else {
-    return Fail(ErrorCode::kInternal, "device " + d.id + " has unknown status \"" + status + "\"");
-  }
+  d.status = FK_TRY(ReadDeviceStatus(d.id, row.Text(2)));
   d.cert_serial = row.Text(3);
   d.cert_fingerprint = row.Text(4);
   d.cert_not_after = row.Int(5);
@@ -372,6 +372,20 @@ class SqlFleetStore final : public FleetStore, private sql_store::SqlStore {
       return {};
     }));
     return device;
+  }
+
+  Result<std::optional<DeviceCredential>> FindDeviceCredential(const std::string& id) override {
+    std::optional<DeviceCredential> credential;
+    FK_TRY(QueryOnce("find device credential",
+                     "SELECT status, cert_fingerprint, last_seen FROM devices WHERE id = ?", {id},
+                     [&](const SqlRow& row) -> Status {
+                       const DeviceStatus status = FK_TRY(ReadDeviceStatus(id, row.Text(0)));
+                       credential = DeviceCredential{.status = status,
+                                                     .cert_fingerprint = row.Text(1),
+                                                     .last_seen = row.Int(2)};
+                       return {};
+                     }));
+    return credential;
   }
 
   Result<std::vector<Device>> ListDevices(const DeviceFilter& filter) override {

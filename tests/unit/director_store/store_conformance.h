@@ -406,6 +406,41 @@ TEST_P(FleetStoreConformance, DeviceUpdates) {
   EXPECT_FALSE(*revoked);
 }
 
+// The credential is what FindDevice says of status, certificate and last_seen, after every
+// change to them.
+TEST_P(FleetStoreConformance, DeviceCredentialFollowsTheDevice) {
+  const auto credential = [&](const std::string& id) {
+    auto found = store_->FindDeviceCredential(id);
+    EXPECT_TRUE(Ok(found));
+    return found ? *found : std::nullopt;
+  };
+  EXPECT_FALSE(credential("dev-1").has_value());
+  Device d = MakeDevice("dev-1");
+  d.last_seen = 1'700'000'200;
+  ASSERT_TRUE(Ok(store_->InsertDevice(d)));
+  std::optional<DeviceCredential> c = credential("dev-1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->status, DeviceStatus::kEnrolled);
+  EXPECT_EQ(c->cert_fingerprint, d.cert_fingerprint);
+  EXPECT_EQ(c->last_seen, 1'700'000'200);
+
+  ASSERT_TRUE(Ok(store_->UpdateDeviceCertificate("dev-1", "0b", std::string(64, 'e'), 42)));
+  ASSERT_TRUE(Ok(store_->TouchDevices({{"dev-1", 1'700'000'300}})));
+  c = credential("dev-1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->cert_fingerprint, std::string(64, 'e'));
+  EXPECT_EQ(c->last_seen, 1'700'000'300);
+
+  ASSERT_TRUE(Ok(store_->DecommissionDevice("dev-1", {"0b"}, 5)));
+  c = credential("dev-1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->status, DeviceStatus::kDecommissioned);
+  EXPECT_FALSE(credential("dev-2").has_value());
+  // Text parameters are checked as in a transaction.
+  EXPECT_TRUE(
+      FailsWith(store_->FindDeviceCredential(std::string("a\0b", 3)), ErrorCode::kInvalidInput));
+}
+
 TEST_P(FleetStoreConformance, ListDevicesFilters) {
   ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("b", {"site-b", "line-1"}))));
   ASSERT_TRUE(Ok(store_->InsertDevice(MakeDevice("a", {"site-a"}))));
