@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <iostream>
+#include <thread>
 
 #include "core/fs.h"
 
@@ -374,6 +375,10 @@ std::size_t RaiseDescriptorLimit() {
 }
 
 void ReturnFreeHeap() { (void)::malloc_trim(0); }
+
+void LimitHeapArenas() {
+  (void)::mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+}
 
 sigset_t BlockStopSignals() {
   sigset_t set;

@@ -108,6 +108,11 @@ std::size_t RaiseDescriptorLimit();
 // long as it runs.
 void ReturnFreeHeap();
 
+// Lets malloc keep at most one arena per core (at least two) instead of glibc's eight, for
+// daemons with many more threads than cores that mostly wait: each arena keeps free memory of
+// its own. Call before starting threads.
+void LimitHeapArenas();
+
 // For daemons that wait for SIGTERM and SIGINT with sigwait: blocks both in the calling thread
 // (threads it starts afterwards inherit the mask) and ignores SIGPIPE. Returns the blocked set.
 sigset_t BlockStopSignals();

@@ -18,13 +18,16 @@ namespace fogkeep::crypto {
 namespace {
 
 // TLS 1.2: ECDHE only (forward secrecy), AEAD only. TLS 1.3 suites are all AEAD; these are
-// OpenSSL's defaults, written out so a changed library default cannot widen them.
+// OpenSSL's defaults, written out so a changed library default cannot widen them. Both lists
+// put AES-128-GCM first (as Mozilla's "modern" profile does): it matches the 128-bit strength
+// of the P-256 and Ed25519 keys, and a TLS 1.3 connection then keeps a SHA-256 transcript
+// rather than a SHA-384 one for its lifetime, 100 bytes less for each of a director's nodes.
 constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr char kTls13Suites[] =
-    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 // A peer chain longer than this is refused before any signature is checked.
 constexpr int kMaxPeerChain = 8;
 

@@ -76,7 +76,7 @@ std::optional<std::string> PeerVerificationError(void* ssl);
 // kIntegrity otherwise.
 Status CheckCertificateHost(const Certificate& cert, std::string_view host);
 
-// The negotiated protocol and cipher suite ("TLSv1.3", "TLS_AES_256_GCM_SHA384").
+// The negotiated protocol and cipher suite ("TLSv1.3", "TLS_AES_128_GCM_SHA256").
 std::string NegotiatedProtocol(void* ssl);
 std::string NegotiatedCipher(void* ssl);
 

@@ -284,6 +284,8 @@ constexpr std::size_t kSpareDescriptors = 512;
 constexpr std::size_t kFewConnections = 4096;
 
 int Serve(const DirectorConfig& config) {
+  // Its 64 worker threads wait on the store most of the time.
+  process::LimitHeapArenas();
   const sigset_t stop_signals = process::BlockStopSignals();
   log::Level level = log::Level::kInfo;
   log::ParseLevel(config.log_level, &level);
@@ -378,6 +380,10 @@ int Serve(const DirectorConfig& config) {
   std::cout << "fogkeep-director: listening on " << address << " (store " << config.store << ")\n";
   std::cout << "fogkeep-director: fleet CA sha256 " << (*ca)->certificate().Fingerprint() << " ("
             << CaDir(config) << "/ca.crt)\n";
+  // People log in at the issuer's URL, which may name the director otherwise than the address
+  // above (its first DNS name, say).
+  std::cout << "fogkeep-director: OAuth issuer " << IssuerFor(config, (*server)->tcp_port())
+            << " (fogkeep login --director takes this URL)\n";
   std::cout.flush();
   if (Status written = fs::WriteFileAtomic(AddrFile(config), address + "\n", 0644); !written) {
     log::Warn("cannot write {}: {}", AddrFile(config), written.error().message());

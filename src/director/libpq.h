@@ -11,13 +11,14 @@
 namespace fogkeep::director::libpq {
 
 // The libpq calls the PostgreSQL store makes, each with libpq-fe.h's own signature.
-#define FOGKEEP_LIBPQ_FUNCTIONS(X)                                                               \
-  X(PQclear)                                                                                     \
-  X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdb) X(PQconninfoFree) X(PQconninfoParse)              \
-      X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQfinish) X(PQfname) X(PQfreemem) X(PQftype) \
-          X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQntuples) X(PQresultErrorField)         \
-              X(PQresultStatus) X(PQsetClientEncoding) X(PQsetNoticeProcessor) X(PQstatus)       \
-                  X(PQtransactionStatus) X(PQunescapeBytea)
+// clang-format off
+#define FOGKEEP_LIBPQ_FUNCTIONS(X)                                                     \
+  X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdb) X(PQconninfoFree)           \
+  X(PQconninfoParse) X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQfinish)          \
+  X(PQfname) X(PQfreemem) X(PQftype) X(PQgetisnull) X(PQgetlength) X(PQgetvalue)      \
+  X(PQntuples) X(PQresultErrorField) X(PQresultStatus) X(PQsetClientEncoding)         \
+  X(PQsetNoticeProcessor) X(PQstatus) X(PQtransactionStatus) X(PQunescapeBytea)
+// clang-format on
 
 struct Functions {
 #define FOGKEEP_LIBPQ_POINTER(name) decltype(&::name) name = nullptr;

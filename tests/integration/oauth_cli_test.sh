@@ -43,8 +43,10 @@ trap cleanup EXIT
 
 DDATA=$WORK/director
 start_director "$DDATA"
-# The director's OAuth issuer is its first DNS name with its port: the URL to log in with.
-OURL=https://localhost:$DPORT
+# The director's OAuth issuer, the URL to log in with, as it prints it: its first DNS name
+# with its port.
+OURL=$(sed -n 's|^fogkeep-director: OAuth issuer \(https://[^ ]*\) .*|\1|p' "$DDATA.out" | tail -1)
+[ "$OURL" = "https://localhost:$DPORT" ] || fail "the director printed the issuer '$OURL'"
 
 PASSWORD='oauth password 7'
 printf '%s\n' "$PASSWORD" >"$WORK/password"
