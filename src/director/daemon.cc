@@ -368,10 +368,8 @@ int Serve(const DirectorConfig& config) {
       std::move(options), std::move(router), authenticator, std::make_shared<DirectorAuthorizer>());
   if (!server) return Failed(server.error());
   if (Status started = (*server)->Start(); !started) return Failed(started.error());
-  if (Status issuer = services.oauth->SetIssuer(IssuerFor(config, (*server)->tcp_port()));
-      !issuer) {
-    return Failed(issuer.error());
-  }
+  const std::string issuer = IssuerFor(config, (*server)->tcp_port());
+  if (Status set = services.oauth->SetIssuer(issuer); !set) return Failed(set.error());
   if (Status cli = EnsureCliClient(*services.oauth); !cli) return Failed(cli.error());
 
   const bool v6 = listen.host.find(':') != std::string::npos;
@@ -382,7 +380,7 @@ int Serve(const DirectorConfig& config) {
             << CaDir(config) << "/ca.crt)\n";
   // People log in at the issuer's URL, which may name the director otherwise than the address
   // above (its first DNS name, say).
-  std::cout << "fogkeep-director: OAuth issuer " << IssuerFor(config, (*server)->tcp_port())
+  std::cout << "fogkeep-director: OAuth issuer " << issuer
             << " (fogkeep login --director takes this URL)\n";
   std::cout.flush();
   if (Status written = fs::WriteFileAtomic(AddrFile(config), address + "\n", 0644); !written) {
